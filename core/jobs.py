@@ -1,0 +1,120 @@
+"""Service functions for Jobs: create, enqueue, record progress, finish, cancel.
+
+Tasks stay thin: `run_job` loads the Job, marks it running, hands a JobRecorder to
+the service function and records how it ended. Progress and log lines are written
+with single UPDATE statements so the console sees them while the task runs.
+"""
+
+import logging
+import traceback
+from functools import wraps
+
+from django.contrib.contenttypes.models import ContentType
+from django.db import transaction
+from django.db.models import F, Value
+from django.db.models.functions import Concat
+from django.utils import timezone
+
+from .models import Job
+
+logger = logging.getLogger(__name__)
+
+
+class JobCancelled(Exception):
+    """Raised inside a job when an operator asked to cancel it."""
+
+
+def create_job(kind, title, user=None, params=None, target=None):
+    job = Job(kind=kind, title=title, params=params or {}, created_by=user if user and user.is_authenticated else None)
+    if target is not None:
+        job.target_type = ContentType.objects.get_for_model(target)
+        job.target_id = str(target.pk)
+    job.save()
+    return job
+
+
+def enqueue(job, task, **options):
+    """Send the job's task once the surrounding transaction commits (so the worker finds the row)."""
+
+    def send():
+        result = task.apply_async(args=[job.pk], **options)
+        Job.objects.filter(pk=job.pk).update(celery_task_id=result.id or "")
+
+    transaction.on_commit(send)
+    return job
+
+
+def request_cancel(job):
+    if job.is_finished:
+        return False
+    Job.objects.filter(pk=job.pk).update(cancel_requested=True)
+    if job.state == Job.State.PENDING:
+        _finish(job.pk, Job.State.CANCELLED, message="Cancelled before it started")
+    return True
+
+
+class JobRecorder:
+    """What a running job's service code uses to report progress."""
+
+    def __init__(self, job):
+        self.job = job
+
+    def progress(self, percent, message=None):
+        fields = {"progress": max(0, min(100, int(percent)))}
+        if message is not None:
+            fields["message"] = message[:300]
+        Job.objects.filter(pk=self.job.pk).update(**fields)
+        self.check_cancel()
+
+    def log(self, line):
+        stamp = timezone.now().strftime("%H:%M:%S")
+        Job.objects.filter(pk=self.job.pk).update(log=Concat(F("log"), Value(f"{stamp} {line}\n")))
+        logger.info("job %s: %s", self.job.pk, line)
+
+    def check_cancel(self):
+        if Job.objects.filter(pk=self.job.pk, cancel_requested=True).exists():
+            raise JobCancelled()
+
+
+def _finish(job_id, state, message="", result=None, error=""):
+    fields = {"state": state, "finished_at": timezone.now(), "message": message[:300], "error": error}
+    if result is not None:
+        fields["result"] = result
+    if state == Job.State.SUCCEEDED:
+        fields["progress"] = 100
+    Job.objects.filter(pk=job_id).update(**fields)
+
+
+def run_job(job_id, work):
+    """Run `work(job, recorder)` for the job, recording state. Idempotent: a job that
+    already finished (a redelivered message) is left alone."""
+    job = Job.objects.filter(pk=job_id).first()
+    if job is None:
+        logger.warning("job %s vanished before it ran", job_id)
+        return None
+    if job.is_finished:
+        return job.result
+    Job.objects.filter(pk=job.pk).update(state=Job.State.RUNNING, started_at=timezone.now(), message="Started")
+    recorder = JobRecorder(job)
+    try:
+        result = work(job, recorder)
+    except JobCancelled:
+        recorder.log("Cancelled by an operator")
+        _finish(job.pk, Job.State.CANCELLED, message="Cancelled")
+        return None
+    except Exception as exc:  # any failure must land on the Job, not vanish in the worker log
+        recorder.log(f"Failed: {exc}")
+        _finish(job.pk, Job.State.FAILED, message=str(exc)[:300], error=traceback.format_exc())
+        return None
+    _finish(job.pk, Job.State.SUCCEEDED, message="Done", result=result or {})
+    return result
+
+
+def job_task(work):
+    """Decorator turning `work(job, recorder)` into a Celery task body taking a job id."""
+
+    @wraps(work)
+    def body(job_id):
+        return run_job(job_id, work)
+
+    return body

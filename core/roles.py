@@ -1,0 +1,33 @@
+"""The three console roles. A user's role is the highest group they belong to;
+superusers are admins. A user in no role group sees nothing."""
+
+from enum import IntEnum
+
+
+class Role(IntEnum):
+    VIEWER = 1
+    OPERATOR = 2
+    ADMIN = 3
+
+    @property
+    def group_name(self):
+        return self.name.lower()
+
+
+def role_of(user):
+    """Return the user's Role, or None. Cached on the user object for the request."""
+    if user is None or not user.is_authenticated or not user.is_active:
+        return None
+    if not hasattr(user, "_console_role"):
+        if user.is_superuser:
+            user._console_role = Role.ADMIN
+        else:
+            names = {group.name for group in user.groups.all()}
+            granted = [role for role in Role if role.group_name in names]
+            user._console_role = max(granted) if granted else None
+    return user._console_role
+
+
+def has_role(user, needed):
+    role = role_of(user)
+    return role is not None and role >= needed
