@@ -24,8 +24,9 @@ class JobCancelled(Exception):
     """Raised inside a job when an operator asked to cancel it."""
 
 
-def create_job(kind, title, user=None, params=None, target=None):
-    job = Job(kind=kind, title=title, params=params or {}, created_by=user if user and user.is_authenticated else None)
+def create_job(kind, title, user=None, params=None, target=None, parent=None):
+    job = Job(kind=kind, title=title, params=params or {}, parent=parent,
+              created_by=user if user and user.is_authenticated else None)
     if target is not None:
         job.target_type = ContentType.objects.get_for_model(target)
         job.target_id = str(target.pk)
@@ -59,12 +60,14 @@ class JobRecorder:
     def __init__(self, job):
         self.job = job
 
-    def progress(self, percent, message=None):
+    def progress(self, percent, message=None, check_cancel=True):
+        """Record progress; by default also the point where a cancel request takes effect."""
         fields = {"progress": max(0, min(100, int(percent)))}
         if message is not None:
             fields["message"] = message[:300]
         Job.objects.filter(pk=self.job.pk).update(**fields)
-        self.check_cancel()
+        if check_cancel:
+            self.check_cancel()
 
     def log(self, line):
         stamp = timezone.now().strftime("%H:%M:%S")

@@ -37,6 +37,10 @@ class Job(models.Model):
     target_type = models.ForeignKey(ContentType, null=True, blank=True, on_delete=models.SET_NULL)
     target_id = models.CharField(max_length=64, blank=True)
     target = GenericForeignKey("target_type", "target_id")
+    parent = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.CASCADE, related_name="children",
+        help_text="The job this one is a step of (e.g. one VM's migration in an evacuation)",
+    )
 
     class Meta:
         ordering = ["-created_at", "-id"]

@@ -87,6 +87,7 @@ INSTALLED_APPS = [
     "auditlog",
     "core",
     "inventory",
+    "hypervisors",
 ]
 
 MIDDLEWARE = [
