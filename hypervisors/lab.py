@@ -38,6 +38,7 @@ class LabHost:
     host_uuid: str
     pid: int = 0
     mnt_ns: str = ""
+    token: str = ""  # names the host's tmpfs mounts: proves a namespace is still ours
 
     @property
     def uri(self):
@@ -80,7 +81,8 @@ class Lab:
                 continue
             if host:
                 self._kill_namespace(host)
-            host = LabHost(name=name, port=self.port_base + index, host_uuid=str(uuid.uuid4()))
+            host = LabHost(name=name, port=self.port_base + index, host_uuid=str(uuid.uuid4()),
+                           token=f"opslab-{name}-{uuid.uuid4().hex[:12]}")
             self._start(host, index)
             hosts[name] = host
             self.save(hosts)
@@ -88,6 +90,9 @@ class Lab:
         return hosts
 
     def _start(self, host: LabHost, index: int):
+        if port_open(host.port):
+            raise LabError(f"port {host.port} for lab host {host.name} is taken by another process; "
+                           "set OPSCONSOLE_LAB_PORT_BASE to a free range")
         etc = self.root / host.name / "etc"
         if etc.exists():
             shutil.rmtree(etc)
@@ -108,7 +113,7 @@ class Lab:
             f"migration_port_min = {base}\nmigration_port_max = {base + span - 1}\n"
             f"remote_websocket_port_min = {base + span}\nremote_websocket_port_max = {base + 2 * span - 1}\n"
         )
-        mounts = "\n".join(f"mkdir -p {d} && mount -t tmpfs lab-{host.name} {d}" for d in STATE_DIRS)
+        mounts = "\n".join(f"mkdir -p {d} && mount -t tmpfs {host.token} {d}" for d in STATE_DIRS)
         script = f"""set -e
 hostname {host.name}
 {mounts}
@@ -140,7 +145,7 @@ exec libvirtd --listen -f /etc/libvirt/libvirtd.conf -p /run/libvirt/libvirtd-la
             self.state_file.unlink()
 
     def _kill_namespace(self, host: LabHost) -> int:
-        pids = namespace_pids(host.mnt_ns) if host.mnt_ns else []
+        pids = namespace_pids(host) if host.mnt_ns else []
         # Guests first (as a power cut would), then the daemons.
         ordered = sorted(pids, key=lambda pid: 0 if "qemu" in _comm(pid) else 1)
         for pid in ordered:
@@ -184,15 +189,24 @@ def port_open(port, host="127.0.0.1"):
 
 
 def host_alive(host: LabHost):
-    return bool(host.pid) and _alive(host.pid) and _ns(host.pid) == host.mnt_ns and port_open(host.port)
+    return (bool(host.pid) and _alive(host.pid) and _ns(host.pid) == host.mnt_ns and _ours(host.pid, host)
+            and port_open(host.port))
 
 
-def namespace_pids(mnt_ns: str):
-    pids = []
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit() and _ns(int(entry.name)) == mnt_ns:
-            pids.append(int(entry.name))
-    return pids
+def namespace_pids(host: LabHost):
+    """Every process in the host's mount namespace, provided the namespace still carries
+    the host's token (namespace inode numbers are reused once a namespace is gone)."""
+    pids = [int(e.name) for e in Path("/proc").iterdir() if e.name.isdigit() and _ns(int(e.name)) == host.mnt_ns]
+    return [pid for pid in pids if _ours(pid, host)]
+
+
+def _ours(pid, host: LabHost):
+    if not host.token:
+        return False
+    try:
+        return host.token in Path(f"/proc/{pid}/mountinfo").read_text()
+    except OSError:
+        return False
 
 
 def _ns(pid):

@@ -6,6 +6,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, Spec
 api_patterns = [
     path("", include("core.api.urls")),
     path("inventory/", include("inventory.api.urls")),
+    path("hypervisors/", include("hypervisors.api.urls")),
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
     path("docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
     path("redoc/", SpectacularRedocView.as_view(url_name="schema"), name="api-redoc"),
@@ -17,5 +18,6 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/", include(api_patterns)),
     path("inventory/", include("inventory.urls")),
+    path("hypervisors/", include("hypervisors.urls")),
     path("", include("core.urls")),
 ]

@@ -3,6 +3,7 @@
 
 import os
 import uuid
+import zlib
 from pathlib import Path
 
 import libvirt
@@ -21,10 +22,16 @@ def _worker_index():
     return int(worker[2:]) if worker[2:].isdigit() else 0
 
 
+def _port_base(var_dir):
+    """Distinct ports per test run directory and xdist worker, so parallel runs never meet."""
+    spread = zlib.crc32(str(var_dir.resolve()).encode()) % 200
+    return 17000 + 10 * spread + 5 * _worker_index()
+
+
 @pytest.fixture(scope="session")
-def lab(tmp_path_factory):
-    root = Path(os.environ.get("OPSCONSOLE_VAR_DIR", "var")) / f"test-lab-{_worker_index()}"
-    lab = Lab(root=root, port_base=16700 + 10 * _worker_index(), names=LAB_NAMES)
+def lab():
+    var_dir = Path(os.environ.get("OPSCONSOLE_VAR_DIR", "var"))
+    lab = Lab(root=var_dir / f"test-lab-{_worker_index()}", port_base=_port_base(var_dir), names=LAB_NAMES)
     lab.up(log=lambda line: None)
     yield lab
     lab.down(log=lambda line: None)
