@@ -11,7 +11,7 @@ from ..models import Hypervisor, VirtualMachine
 logger = logging.getLogger(__name__)
 
 SYNCED_FIELDS = ["name", "hypervisor", "state", "vcpus", "memory_mib", "disks", "nics", "autostart", "persistent",
-                 "last_seen", "state_changed_at"]
+                 "state_changed_at"]
 
 
 def sync_hypervisor(hypervisor: Hypervisor, recorder=None):
@@ -42,34 +42,40 @@ def sync_hypervisor(hypervisor: Hypervisor, recorder=None):
 
 @transaction.atomic
 def reconcile(hypervisor, domains, now):
-    """Apply one hypervisor's domain list in a fixed number of queries, whatever its size."""
+    """Apply one hypervisor's domain list in a fixed number of queries, whatever its size.
+    Only rows that really changed are rewritten; last_seen is stamped in one statement."""
     seen = {d.uuid: d for d in domains}
     known = {str(vm.uuid): vm for vm in VirtualMachine.objects.select_for_update().filter(uuid__in=list(seen))}
     created, changed, moved = [], [], 0
     for uuid, facts in seen.items():
         vm = known.get(uuid)
+        fields = _facts_fields(facts)
         if vm is None:
             created.append(VirtualMachine(uuid=uuid, hypervisor=hypervisor, last_seen=now, state_changed_at=now,
-                                          **_facts_fields(facts)))
+                                          **fields))
             continue
-        if vm.hypervisor_id != hypervisor.pk:
-            moved += 1
-        if vm.state != facts.state:
+        is_move = vm.hypervisor_id != hypervisor.pk
+        differs = {name: value for name, value in fields.items() if getattr(vm, name) != value}
+        if not (is_move or differs):
+            continue
+        moved += is_move
+        if "state" in differs:
             vm.state_changed_at = now
         vm.hypervisor = hypervisor
-        vm.last_seen = now
-        for name, value in _facts_fields(facts).items():
+        for name, value in differs.items():
             setattr(vm, name, value)
         changed.append(vm)
     VirtualMachine.objects.bulk_create(created, batch_size=500)
     VirtualMachine.objects.bulk_update(changed, SYNCED_FIELDS, batch_size=500)
+    VirtualMachine.objects.filter(hypervisor=hypervisor, uuid__in=list(seen)).update(last_seen=now)
     gone = (
         VirtualMachine.objects.filter(hypervisor=hypervisor)
         .exclude(uuid__in=list(seen))
         .exclude(state=VirtualMachine.State.GONE)
         .update(state=VirtualMachine.State.GONE, state_changed_at=now)
     )
-    return {"new": len(created), "updated": len(changed) - moved, "moved_here": moved, "gone": gone}
+    return {"new": len(created), "updated": len(changed) - moved, "moved_here": moved, "gone": gone,
+            "unchanged": len(seen) - len(created) - len(changed)}
 
 
 def _facts_fields(facts):

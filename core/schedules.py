@@ -1,0 +1,18 @@
+"""Default periodic tasks, stored with django-celery-beat so operators can change them
+in the database (admin) without a deploy. Created once after migrate; never overwritten."""
+
+DEFAULT_SCHEDULES = [
+    # (name, task, every N seconds)
+    ("Sync all hypervisors", "hypervisors.scheduled_sync", 300),
+    ("Purge old change log and jobs", "core.scheduled_purge_history", 24 * 3600),
+]
+
+
+def ensure_default_schedules(**kwargs):
+    from django_celery_beat.models import IntervalSchedule, PeriodicTask
+
+    for name, task, seconds in DEFAULT_SCHEDULES:
+        if PeriodicTask.objects.filter(name=name).exists():
+            continue
+        interval, _ = IntervalSchedule.objects.get_or_create(every=seconds, period=IntervalSchedule.SECONDS)
+        PeriodicTask.objects.create(name=name, task=task, interval=interval)
