@@ -22,7 +22,7 @@ import uuid
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-DEFAULT_HOSTS = ("rhine", "danube", "volga", "thames")
+DEFAULT_HOSTS = ("hv1", "hv2", "hv3", "hv4")
 STATE_DIRS = ("/run/libvirt", "/var/lib/libvirt", "/var/log/libvirt", "/var/cache/libvirt")
 REQUIRED_BINARIES = ("libvirtd", "virtlogd", "unshare", "qemu-system-x86_64", "qemu-img")
 
