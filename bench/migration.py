@@ -29,7 +29,7 @@ def main():
     from hypervisors.services.actions import domain_xml
     from inventory.models import Host, Site
 
-    lab = Lab(var_dir / "lab", port_base=16580, names=("benchsrc", "benchdst"))
+    lab = Lab(var_dir / "lab-migration", net_index=252, names=("benchsrc", "benchdst"))
     hosts = lab.up(log=lambda line: None)
     try:
         site = Site.objects.create(name="Bench", slug="bench")
@@ -59,7 +59,7 @@ def main():
                 ours.append(time.perf_counter() - started)
             else:
                 dom = conns[where].lookupByUUIDString(guest)
-                dom.migrate3(conns[there], {libvirt.VIR_MIGRATE_PARAM_URI: "tcp://127.0.0.1"}, flags)
+                dom.migrate3(conns[there], {libvirt.VIR_MIGRATE_PARAM_URI: migration.migration_uri(hvs[there])}, flags)
                 bare.append(time.perf_counter() - started)
                 sync.sync_all()  # not timed: keep our records true for the next service round
             where = there

@@ -30,10 +30,10 @@ def main():
     from hypervisors.services.sync import sync_hypervisor
     from inventory.models import Host, Site
 
-    lab = Lab(var_dir / "lab", port_base=16590, names=("benchhv",))
+    lab = Lab(var_dir / "lab-sync", net_index=251, names=("benchhv",))
     hosts = lab.up(log=lambda line: None)
     try:
-        uri = f"test+tcp://127.0.0.1:{hosts['benchhv'].port}/default"
+        uri = hosts["benchhv"].test_uri
         conn = libvirt.open(uri)
         for dom in conn.listAllDomains(0):  # the test driver's shared state outlives connections
             if dom.isActive():

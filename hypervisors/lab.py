@@ -1,14 +1,22 @@
-"""The lab: real libvirt hypervisors on this one machine.
+"""The lab: real libvirt hypervisors on this one machine, each a small host of its own.
 
-Each lab host is its own `libvirtd` + `virtlogd` inside a private mount and UTS
-namespace (own hostname, own tmpfs state directories, own copy of /etc/libvirt),
-listening on its own TCP port on 127.0.0.1 and running QEMU guests under TCG. All
-hosts see one shared storage directory for guest disks, so cold and live migration
-and HA restarts work as on a real cluster with shared storage.
+Each lab host lives in its own network namespace (a veth pair to a lab bridge in the
+machine's namespace, its own address in 198.18.N.0/24, the range reserved for network
+benchmarks, so it never collides with a real network) and its own mount and UTS
+namespace (own hostname, own tmpfs state directories, own copy of /etc/libvirt). In it
+run `virtlogd`, `libvirtd` (TCP on the host's address) with QEMU guests under TCG, and
+an `sshd` that takes the lab's key. All hosts see one shared storage directory for guest
+disks, so live migration and HA restarts work as on a cluster with shared storage.
 
-The lab remembers what it started in <var>/lab/state.json and stops exactly those
-processes: every process living in a lab host's mount namespace, found by the
-namespace inode recorded at start. Nothing else on the machine is touched.
+Faults are injected the way they happen: power off (every process of the host dies),
+partition (its link goes down, processes live), slow (its link is rate-limited; this
+kernel has no netem, so a token bucket stands in for delay), hang (its processes are
+frozen with SIGSTOP), and power on again.
+
+The lab remembers what it started in <var>/lab/state.json and stops exactly that: the
+processes of each host's mount namespace (found by the namespace inode and a token in
+the host's mounts, since inode numbers are reused), its network namespace and bridge.
+Traffic only ever goes to these namespaces.
 """
 
 import json
@@ -24,135 +32,269 @@ from pathlib import Path
 
 DEFAULT_HOSTS = ("hv1", "hv2", "hv3", "hv4")
 STATE_DIRS = ("/run/libvirt", "/var/lib/libvirt", "/var/log/libvirt", "/var/cache/libvirt")
-REQUIRED_BINARIES = ("libvirtd", "virtlogd", "unshare", "qemu-system-x86_64", "qemu-img")
+REQUIRED_BINARIES = ("libvirtd", "virtlogd", "unshare", "qemu-system-x86_64", "qemu-img", "ip", "tc", "ssh-keygen")
+LIBVIRT_PORT = 16509
+SSH_PORT = 22
 
 
 class LabError(RuntimeError):
-    """The lab cannot be started here; the message says why in one line."""
+    """The lab cannot do what was asked here; the message says why in one line."""
 
 
 @dataclass
 class LabHost:
     name: str
-    port: int
+    address: str
     host_uuid: str
+    netns: str
+    veth: str  # the machine-side end of the host's link
+    token: str  # names the host's tmpfs mounts: proves a mount namespace is still ours
     pid: int = 0
     mnt_ns: str = ""
-    token: str = ""  # names the host's tmpfs mounts: proves a namespace is still ours
+    ssh_host_key: str = ""  # public host key, for the console's trust step
+
+    @property
+    def port(self):
+        return LIBVIRT_PORT
 
     @property
     def uri(self):
-        return f"qemu+tcp://127.0.0.1:{self.port}/system"
+        return f"qemu+tcp://{self.address}/system"
+
+    @property
+    def test_uri(self):
+        """libvirt's test driver, served by the same libvirtd: a shared fake hypervisor."""
+        return f"test+tcp://{self.address}/default"
 
 
 class Lab:
-    def __init__(self, root: Path, port_base: int = 16600, names=DEFAULT_HOSTS):
+    def __init__(self, root: Path, port_base: int = 16600, names=DEFAULT_HOSTS, net_index=None):
         self.root = Path(root)
-        self.port_base = port_base
         self.names = tuple(names)
+        # One /24, one bridge and one namespace prefix per lab, so several labs (a demo,
+        # parallel test runs, a benchmark) can run side by side.
+        self.net_index = net_index if net_index is not None else 1 + port_base % 249
+        self.bridge = f"opslab{self.net_index}"
+        self.gateway = f"198.18.{self.net_index}.1"
         self.state_file = self.root / "state.json"
         self.shared_storage = self.root / "shared"
+        self.ssh_key = self.root / "ssh" / "id_ed25519"
 
     # ----- state ---------------------------------------------------------
     def load(self) -> dict[str, LabHost]:
         if not self.state_file.exists():
             return {}
         data = json.loads(self.state_file.read_text())
-        return {name: LabHost(**host) for name, host in data["hosts"].items()}
+        return {name: _host_from_state(host) for name, host in data["hosts"].items()}
 
     def save(self, hosts: dict[str, LabHost]):
         self.root.mkdir(parents=True, exist_ok=True)
-        data = {"shared_storage": str(self.shared_storage), "hosts": {n: asdict(h) for n, h in hosts.items()}}
+        data = {"shared_storage": str(self.shared_storage), "bridge": self.bridge, "ssh_key": str(self.ssh_key),
+                "hosts": {n: asdict(h) for n, h in hosts.items()}}
         self.state_file.write_text(json.dumps(data, indent=2))
 
     def status(self) -> dict[str, bool]:
         return {name: host_alive(host) for name, host in self.load().items()}
 
+    def host(self, name) -> LabHost:
+        hosts = self.load()
+        if name not in hosts:
+            raise LabError(f"no lab host named {name}")
+        return hosts[name]
+
     # ----- up --------------------------------------------------------------
     def up(self, log=print) -> dict[str, LabHost]:
         check_prerequisites()
         ensure_qemu_identity()
-        hosts = self.load()
         self.shared_storage.mkdir(parents=True, exist_ok=True)
+        self._ensure_ssh_key()
+        self._ensure_bridge()
+        self._write_name_files()
+        hosts = self.load()
         for index, name in enumerate(self.names):
             host = hosts.get(name)
             if host and host_alive(host):
                 log(f"lab: {name} already running ({host.uri})")
                 continue
             if host:
-                self._kill_namespace(host)
-            host = LabHost(name=name, port=self.port_base + index, host_uuid=str(uuid.uuid4()),
-                           token=f"opslab-{name}-{uuid.uuid4().hex[:12]}")
-            self._start(host, index)
-            hosts[name] = host
+                self._power_off(host)
+            host = hosts[name] = self._new_host(name, index)
+            self._start(host)
             self.save(hosts)
-            log(f"lab: {name} up at {host.uri}")
+            log(f"lab: {name} up at {host.uri}, ssh root@{host.address}")
         return hosts
 
-    def _start(self, host: LabHost, index: int):
-        if port_open(host.port):
-            raise LabError(f"port {host.port} for lab host {host.name} is taken by another process; "
-                           "set OPSCONSOLE_LAB_PORT_BASE to a free range")
-        etc = self.root / host.name / "etc"
+    def _new_host(self, name, index):
+        return LabHost(
+            name=name, address=f"198.18.{self.net_index}.{11 + index}", host_uuid=str(uuid.uuid4()),
+            netns=f"{self.bridge}-{name}", veth=f"ol{self.net_index}h{index}",
+            token=f"opslab-{name}-{uuid.uuid4().hex[:12]}",
+        )
+
+    def _write_name_files(self):
+        """/etc/hosts and /etc/resolv.conf for the hosts' namespaces: lab names resolve at
+        once, anything else fails at once (no DNS server is reachable from a lab host, and
+        libvirt looks its own hostname up during migration)."""
+        lines = ["127.0.0.1 localhost"] + [
+            f"198.18.{self.net_index}.{11 + index} {name}" for index, name in enumerate(self.names)
+        ]
+        (self.root / "hosts").write_text("\n".join(lines) + "\n")
+        (self.root / "resolv.conf").write_text("nameserver 127.0.0.1\noptions timeout:1 attempts:1\n")
+
+    def _ensure_ssh_key(self):
+        if not self.ssh_key.exists():
+            self.ssh_key.parent.mkdir(parents=True, exist_ok=True)
+            _run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", "opsconsole-lab", "-f", str(self.ssh_key)])
+
+    def _ensure_bridge(self):
+        # Lab addresses must never leave the machine: with a lab (or one of its bridges)
+        # down, the whole reserved range is unreachable instead of going to the default route.
+        if "198.18.0.0/15" not in _run(["ip", "route", "show", "type", "unreachable"]):
+            _run(["ip", "route", "add", "unreachable", "198.18.0.0/15"])
+        if not _link_exists(self.bridge):
+            _run(["ip", "link", "add", self.bridge, "type", "bridge"])
+            _run(["ip", "addr", "add", f"{self.gateway}/24", "dev", self.bridge])
+        _run(["ip", "link", "set", self.bridge, "up"])
+
+    def _plug(self, host: LabHost):
+        """The host's network namespace and its link to the lab bridge."""
+        _remove_netns(host.netns)
+        if _link_exists(host.veth):
+            _run(["ip", "link", "del", host.veth])
+        _run(["ip", "netns", "add", host.netns])
+        _run(["ip", "link", "add", host.veth, "type", "veth", "peer", "name", f"{host.veth}n"])
+        _run(["ip", "link", "set", f"{host.veth}n", "netns", host.netns])
+        _run(["ip", "link", "set", host.veth, "master", self.bridge, "up"])
+        inside = ["ip", "netns", "exec", host.netns]
+        _run(inside + ["ip", "link", "set", f"{host.veth}n", "name", "eth0"])
+        _run(inside + ["ip", "addr", "add", f"{host.address}/24", "dev", "eth0"])
+        _run(inside + ["ip", "link", "set", "eth0", "up"])
+        _run(inside + ["ip", "link", "set", "lo", "up"])
+        _run(inside + ["ip", "route", "add", "default", "via", self.gateway])
+
+    def _write_config(self, host: LabHost, index_dir: Path):
+        etc = index_dir / "etc"
         if etc.exists():
             shutil.rmtree(etc)
         shutil.copytree("/etc/libvirt", etc)
         (etc / "libvirtd.conf").write_text(
             "listen_tls = 0\nlisten_tcp = 1\n"
-            f'listen_addr = "127.0.0.1"\ntcp_port = "{host.port}"\nauth_tcp = "none"\n'
-            f'host_uuid = "{host.host_uuid}"\n'
-            "keepalive_interval = 5\nkeepalive_count = 5\n"
+            f'listen_addr = "{host.address}"\ntcp_port = "{LIBVIRT_PORT}"\nauth_tcp = "none"\n'
+            f'host_uuid = "{host.host_uuid}"\nkeepalive_interval = 5\nkeepalive_count = 5\n'
         )
-        # Each host gets its own port ranges so guests' VNC and incoming migrations
-        # never collide on the one shared network stack.
-        span = 50
-        base = 20000 + index * 3 * span
-        (etc / "qemu.conf").write_text(
-            'user = "root"\ngroup = "root"\nvnc_listen = "127.0.0.1"\n'
-            f"remote_display_port_min = {5900 + index * span}\nremote_display_port_max = {5900 + (index + 1) * span - 1}\n"
-            f"migration_port_min = {base}\nmigration_port_max = {base + span - 1}\n"
-            f"remote_websocket_port_min = {base + span}\nremote_websocket_port_max = {base + 2 * span - 1}\n"
+        (etc / "qemu.conf").write_text('user = "root"\ngroup = "root"\nvnc_listen = "127.0.0.1"\n')
+        key = index_dir / "ssh_host_ed25519_key"
+        if not key.exists():
+            _run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", host.name, "-f", str(key)])
+        host.ssh_host_key = (index_dir / "ssh_host_ed25519_key.pub").read_text().strip()
+        authorized = index_dir / "authorized_keys"
+        authorized.write_text(Path(f"{self.ssh_key}.pub").read_text())
+        # libvirt resolves the host's own name (getHostname): answer from /etc/hosts, not
+        # from a DNS server the namespace cannot reach (a 10 s stall per call otherwise).
+        (index_dir / "hosts").write_text(f"127.0.0.1 localhost\n{host.address} {host.name}\n")
+        (index_dir / "sshd_config").write_text(
+            f"ListenAddress {host.address}\nPort {SSH_PORT}\nHostKey {key}\n"
+            f"AuthorizedKeysFile {authorized}\nPidFile /run/libvirt/sshd-lab.pid\n"
+            "PermitRootLogin prohibit-password\nPasswordAuthentication no\nKbdInteractiveAuthentication no\n"
+            "UsePAM no\nStrictModes no\nPrintMotd no\nSubsystem sftp internal-sftp\n"
         )
+        return etc
+
+    def _start(self, host: LabHost):
+        host_dir = self.root / host.name
+        host_dir.mkdir(parents=True, exist_ok=True)
+        self._plug(host)
+        etc = self._write_config(host, host_dir)
         mounts = "\n".join(f"mkdir -p {d} && mount -t tmpfs {host.token} {d}" for d in STATE_DIRS)
         script = f"""set -e
 hostname {host.name}
 {mounts}
 mount --bind {etc} /etc/libvirt
+mount --bind {host_dir / 'hosts'} /etc/hosts
+mkdir -p /run/sshd
+/usr/sbin/sshd -f {host_dir / 'sshd_config'}
 virtlogd -d -p /run/libvirt/virtlogd-lab.pid
 exec libvirtd --listen -f /etc/libvirt/libvirtd.conf -p /run/libvirt/libvirtd-lab.pid
 """
-        log_file = open(self.root / host.name / "libvirtd.log", "w")
+        log_file = open(host_dir / "libvirtd.log", "w")
         proc = subprocess.Popen(
-            ["unshare", "--mount", "--uts", "--propagation", "private", "bash", "-c", script],
+            ["ip", "netns", "exec", host.netns, "unshare", "--mount", "--uts", "--propagation", "private",
+             "bash", "-c", script],
             stdout=log_file, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True,
         )
         host.pid = proc.pid
         deadline = time.monotonic() + 30
-        while not port_open(host.port):
+        while not (port_open(LIBVIRT_PORT, host.address) and port_open(SSH_PORT, host.address)):
             if proc.poll() is not None or time.monotonic() > deadline:
-                tail = (self.root / host.name / "libvirtd.log").read_text()[-800:]
-                raise LabError(f"libvirtd for lab host {host.name} did not start: {tail.strip().splitlines()[-1:]}")
+                tail = (host_dir / "libvirtd.log").read_text().strip().splitlines()[-1:]
+                raise LabError(f"lab host {host.name} did not start: {tail}")
             time.sleep(0.1)
-        host.mnt_ns = os.readlink(f"/proc/{proc.pid}/ns/mnt")
+        host.mnt_ns = _ns(proc.pid)
+
+    # ----- faults -------------------------------------------------------------
+    def power_off(self, name) -> int:
+        """Pull the plug: every process of the host dies at once (guests included)."""
+        return self._power_off(self.host(name), graceful=False)
+
+    def power_on(self, name):
+        """Boot a powered-off host again (same address, new libvirtd and sshd)."""
+        hosts = self.load()
+        host = hosts[name]
+        if host_alive(host):
+            return host
+        self._power_off(host)
+        host.token = f"opslab-{name}-{uuid.uuid4().hex[:12]}"
+        self._start(host)
+        self.save(hosts)
+        return host
+
+    def partition(self, name):
+        """Cut the host's link: its processes live on, nobody can reach them."""
+        _run(["ip", "link", "set", self.host(name).veth, "down"])
+
+    def slow(self, name, rate="32kbit", latency="2s"):
+        """Throttle the host's link to a crawl with a token bucket (no netem in this kernel)."""
+        _run(["tc", "qdisc", "replace", "dev", self.host(name).veth, "root", "tbf",
+              "rate", rate, "burst", "4kb", "latency", latency])
+
+    def hang(self, name):
+        """Freeze every process of the host (SIGSTOP): connections open, nothing answers."""
+        for pid in namespace_pids(self.host(name)):
+            _signal(pid, signal.SIGSTOP)
+
+    def heal(self, name):
+        """Undo partition, slow and hang."""
+        host = self.host(name)
+        _run(["ip", "link", "set", host.veth, "up"])
+        subprocess.run(["tc", "qdisc", "del", "dev", host.veth, "root"], capture_output=True)
+        for pid in namespace_pids(host):
+            _signal(pid, signal.SIGCONT)
 
     # ----- down ------------------------------------------------------------
     def down(self, log=print):
-        hosts = self.load()
-        for host in hosts.values():
-            killed = self._kill_namespace(host)
+        for host in self.load().values():
+            killed = self._power_off(host) + _remove_netns(host.netns)
             log(f"lab: {host.name} down ({killed} processes stopped)")
+        if _link_exists(self.bridge):
+            _run(["ip", "link", "del", self.bridge])
         if self.state_file.exists():
             self.state_file.unlink()
 
+    # Kept for callers that predate the fault-injection names.
     def _kill_namespace(self, host: LabHost) -> int:
+        return self._power_off(host)
+
+    def _power_off(self, host: LabHost, graceful=True) -> int:
         pids = namespace_pids(host) if host.mnt_ns else []
-        # Guests first (as a power cut would), then the daemons.
-        ordered = sorted(pids, key=lambda pid: 0 if "qemu" in _comm(pid) else 1)
-        for pid in ordered:
-            _signal(pid, signal.SIGTERM)
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline and any(_alive(pid) for pid in pids):
-            time.sleep(0.1)
+        for pid in pids:
+            _signal(pid, signal.SIGCONT)  # a hung host must be able to die
+        if graceful:
+            # Guests first (as an orderly shutdown would), then the daemons.
+            for pid in sorted(pids, key=lambda pid: 0 if "qemu" in _comm(pid) else 1):
+                _signal(pid, signal.SIGTERM)
+            deadline = time.monotonic() + 10
+            while time.monotonic() < deadline and any(_alive(pid) for pid in pids):
+                time.sleep(0.1)
         for pid in pids:
             _signal(pid, signal.SIGKILL)
         _reap(pids)
@@ -160,13 +302,24 @@ exec libvirtd --listen -f /etc/libvirt/libvirtd.conf -p /run/libvirt/libvirtd-la
 
 
 # ----- helpers -----------------------------------------------------------------
+def _host_from_state(entry):
+    """A LabHost from state.json, tolerating files written by an older lab version
+    (their hosts are then stopped by namespace token and started afresh)."""
+    known = {f: entry.get(f, "") for f in LabHost.__dataclass_fields__}
+    known["pid"] = entry.get("pid", 0)
+    return LabHost(**known)
+
+
 def check_prerequisites():
     if os.geteuid() != 0:
-        raise LabError("the lab needs root (it mounts namespaces and runs libvirtd); run it as root")
+        raise LabError("the lab needs root (it creates namespaces and runs libvirtd); run it as root")
     missing = [b for b in REQUIRED_BINARIES if shutil.which(b) is None]
+    if not Path("/usr/sbin/sshd").exists():
+        missing.append("sshd")
     if missing:
         raise LabError(
-            f"the lab needs {', '.join(missing)}: install libvirt-daemon-driver-qemu qemu-system-x86 qemu-utils (make lab does)"
+            f"the lab needs {', '.join(missing)}: install libvirt-daemon-driver-qemu qemu-system-x86 qemu-utils "
+            "iproute2 openssh-server (make lab does)"
         )
 
 
@@ -174,23 +327,50 @@ def ensure_qemu_identity():
     """libvirt's QEMU driver resolves its build-time default user and group (libvirt-qemu)
     before it reads qemu.conf; the lab runs guests as root but the names must exist."""
     if subprocess.run(["getent", "group", "libvirt-qemu"], capture_output=True).returncode != 0:
-        subprocess.run(["groupadd", "--system", "libvirt-qemu"], check=True)
+        _run(["groupadd", "--system", "libvirt-qemu"])
     if subprocess.run(["getent", "passwd", "libvirt-qemu"], capture_output=True).returncode != 0:
-        subprocess.run(
-            ["useradd", "--system", "--no-create-home", "--shell", "/usr/sbin/nologin", "-g", "libvirt-qemu", "libvirt-qemu"],
-            check=True,
-        )
+        _run(["useradd", "--system", "--no-create-home", "--shell", "/usr/sbin/nologin", "-g", "libvirt-qemu",
+              "libvirt-qemu"])
 
 
-def port_open(port, host="127.0.0.1"):
+def _run(command):
+    result = subprocess.run(command, capture_output=True, text=True)
+    if result.returncode != 0:
+        raise LabError(f"{' '.join(command)}: {result.stderr.strip() or result.stdout.strip()}")
+    return result.stdout
+
+
+def _link_exists(name):
+    return subprocess.run(["ip", "link", "show", name], capture_output=True).returncode == 0
+
+
+def _netns_exists(name):
+    return Path(f"/run/netns/{name}").exists()
+
+
+def _remove_netns(name):
+    """Delete one of our network namespaces, first killing anything still inside it
+    (a leftover of an interrupted run: the namespace name is the lab's own)."""
+    if not _netns_exists(name):
+        return 0
+    pids = [int(p) for p in _run(["ip", "netns", "pids", name]).split()]
+    for pid in pids:
+        _signal(pid, signal.SIGCONT)
+        _signal(pid, signal.SIGKILL)
+    _reap(pids)
+    _run(["ip", "netns", "del", name])
+    return len(pids)
+
+
+def port_open(port, host="127.0.0.1", timeout=0.5):
     with socket.socket() as sock:
-        sock.settimeout(0.5)
+        sock.settimeout(timeout)
         return sock.connect_ex((host, port)) == 0
 
 
 def host_alive(host: LabHost):
     return (bool(host.pid) and _alive(host.pid) and _ns(host.pid) == host.mnt_ns and _ours(host.pid, host)
-            and port_open(host.port))
+            and port_open(LIBVIRT_PORT, host.address))
 
 
 def namespace_pids(host: LabHost):
