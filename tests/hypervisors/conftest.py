@@ -22,16 +22,16 @@ def _worker_index():
     return int(worker[2:]) if worker[2:].isdigit() else 0
 
 
-def _port_base(var_dir):
-    """Distinct ports per test run directory and xdist worker, so parallel runs never meet."""
-    spread = zlib.crc32(str(var_dir.resolve()).encode()) % 200
-    return 17000 + 10 * spread + 5 * _worker_index()
+def _net_index(var_dir):
+    """A lab network (198.18.N.0/24) per test run directory and xdist worker, so parallel
+    runs never meet; 250 and up belong to the demo and the benchmarks."""
+    return 1 + 2 * (zlib.crc32(str(var_dir.resolve()).encode()) % 120) + _worker_index() % 2
 
 
 @pytest.fixture(scope="session")
 def lab():
     var_dir = Path(os.environ.get("OPSCONSOLE_VAR_DIR", "var"))
-    lab = Lab(root=var_dir / f"test-lab-{_worker_index()}", port_base=_port_base(var_dir), names=LAB_NAMES)
+    lab = Lab(root=var_dir / f"test-lab-{_worker_index()}", net_index=_net_index(var_dir), names=LAB_NAMES)
     lab.up(log=lambda line: None)
     yield lab
     lab.down(log=lambda line: None)
