@@ -160,7 +160,8 @@ class Lab:
         """The host's network namespace and its link to the lab bridge."""
         _remove_netns(host.netns)
         if _link_exists(host.veth):
-            _run(["ip", "link", "del", host.veth])
+            # Tolerant: the link may vanish meanwhile with the namespace just deleted.
+            subprocess.run(["ip", "link", "del", host.veth], capture_output=True)
         _run(["ip", "netns", "add", host.netns])
         _run(["ip", "link", "add", host.veth, "type", "veth", "peer", "name", f"{host.veth}n"])
         _run(["ip", "link", "set", f"{host.veth}n", "netns", host.netns])
@@ -171,6 +172,9 @@ class Lab:
         _run(inside + ["ip", "link", "set", "eth0", "up"])
         _run(inside + ["ip", "link", "set", "lo", "up"])
         _run(inside + ["ip", "route", "add", "default", "via", self.gateway])
+        # A host plugged in again has a new MAC: forget the old one, which the machine would
+        # otherwise keep using for as long as its neighbour entry looks reachable (up to ~45 s).
+        subprocess.run(["ip", "neigh", "flush", "to", host.address], capture_output=True)
 
     def _write_config(self, host: LabHost, index_dir: Path):
         etc = index_dir / "etc"

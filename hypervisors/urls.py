@@ -1,3 +1,25 @@
+from django.urls import path
+
+from . import views
+
 app_name = "hypervisors"
 
-urlpatterns = []
+urlpatterns = [
+    # hypervisors
+    path("", views.HypervisorListView.as_view(), name="hypervisor_list"),
+    path("sync/", views.SyncView.as_view(), name="sync_all"),
+    path("<int:pk>/", views.HypervisorDetailView.as_view(), name="hypervisor_detail"),
+    path("<int:pk>/sync/", views.SyncView.as_view(), name="hypervisor_sync"),
+    path("<int:pk>/maintenance/", views.MaintenanceCardView.as_view(), name="hypervisor_maintenance"),
+    path("<int:pk>/maintenance/plan/", views.EvacuationPlanView.as_view(), name="evacuation_plan"),
+    path("<int:pk>/maintenance/leave/", views.LeaveMaintenanceView.as_view(), name="leave_maintenance"),
+    # VMs
+    path("vms/", views.VMListView.as_view(), name="vm_list"),
+    path("vms/add/", views.VMCreateView.as_view(), name="vm_create"),
+    path("vms/suggest-name/", views.VMSuggestNameView.as_view(), name="vm_suggest_name"),
+    path("vms/<int:pk>/", views.VMDetailView.as_view(), name="vm_detail"),
+    path("vms/<int:pk>/power/", views.VMPowerView.as_view(), name="vm_power"),
+    path("vms/<int:pk>/migrate/", views.VMMigrateView.as_view(), name="vm_migrate"),
+    path("vms/<int:pk>/resize/", views.VMResizeView.as_view(), name="vm_resize"),
+    path("vms/<int:pk>/delete/", views.VMDeleteView.as_view(), name="vm_delete"),
+]

@@ -1,6 +1,6 @@
 """Operations on the inventory. Views, the API, imports and tasks all call these."""
 
-from auditlog.context import set_actor
+from core.audit import acting_as
 from django.db import transaction
 
 from .models import Host, HostStatus, JournalEntry, Role, check_transition
@@ -20,7 +20,7 @@ def change_status(host, new_status, user=None, reason=""):
         return host
     check_transition(old, new_status)
     host.status = new_status
-    with set_actor(user):
+    with acting_as(user):
         host.save(update_fields=["status", "updated_at"])
     text = f"Status {HostStatus(old).label} → {HostStatus(new_status).label}"
     if reason:

@@ -88,6 +88,7 @@ INSTALLED_APPS = [
     "core",
     "inventory",
     "hypervisors",
+    "cloud",
 ]
 
 MIDDLEWARE = [
@@ -197,10 +198,14 @@ SPECTACULAR_SETTINGS = {
     "DESCRIPTION": "Inventory, hypervisors, health and migrations of a datacenter estate.",
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
+    "SERVE_PERMISSIONS": ["core.permissions.RolePermission"],  # schema and docs: logged-in users only
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
+    # Job.state and VirtualMachine.state would otherwise collide as "StateEnum".
+    "ENUM_NAME_OVERRIDES": {"VirtualMachineStateEnum": "hypervisors.models.VirtualMachine.State",
+                            "JobStateEnum": "core.models.Job.State"},
 }
 
 # --- Celery ---------------------------------------------------------------

@@ -3,10 +3,12 @@ from django.contrib.auth import views as auth_views
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
 
+
 api_patterns = [
     path("", include("core.api.urls")),
     path("inventory/", include("inventory.api.urls")),
     path("hypervisors/", include("hypervisors.api.urls")),
+    path("cloud/", include("cloud.api.urls")),
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
     path("docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
     path("redoc/", SpectacularRedocView.as_view(url_name="schema"), name="api-redoc"),
@@ -19,5 +21,10 @@ urlpatterns = [
     path("api/", include(api_patterns)),
     path("inventory/", include("inventory.urls")),
     path("hypervisors/", include("hypervisors.urls")),
+    path("cloud/", include("cloud.urls")),
+    path("metrics", HealthMetricsView.as_view(), name="metrics"),
     path("", include("core.urls")),
 ]
+
+# JSON 404 under /api/ (an unmatched API URL is still an API answer), the HTML page elsewhere.
+handler404 = "core.api.views.page_not_found"

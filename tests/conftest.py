@@ -118,8 +118,11 @@ def celery_worker_process(transactional_db, settings):
     log_path = Path(settings.VAR_DIR) / f"worker-{queue}.log"
     log = open(log_path, "w")
     proc = subprocess.Popen(
+        # A node name of its own: on RabbitMQ two workers named alike clash on their
+        # exclusive remote-control queue (RESOURCE_LOCKED), e.g. under pytest-xdist.
         [sys.executable, "-m", "celery", "-A", "opsconsole", "worker", "-Q", queue, "-c", "1",
-         "--pool", "solo", "--without-gossip", "--without-mingle", "--without-heartbeat", "-l", "INFO"],
+         "-n", f"{queue}@%h", "--pool", "solo",
+         "--without-gossip", "--without-mingle", "--without-heartbeat", "-l", "INFO"],
         cwd=BASE_DIR, env=env, stdout=log, stderr=subprocess.STDOUT,
     )
     try:
@@ -148,3 +151,9 @@ def wait_for(predicate, timeout=30, interval=0.2):
         time.sleep(interval)
         value = predicate()
     return value
+
+
+@pytest.fixture(autouse=True)
+def fast_password_hashing(settings):
+    """Test users need no costly hashing (PBKDF2 takes over a second per user here)."""
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]

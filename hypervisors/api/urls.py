@@ -1,1 +1,14 @@
-urlpatterns = []
+from django.urls import path
+
+from core.api.routers import BulkRouter
+
+from . import views
+
+router = BulkRouter()
+router.register("hypervisors", views.HypervisorViewSet, basename="hypervisor")
+router.register("vms", views.VirtualMachineViewSet, basename="vm")
+
+urlpatterns = [
+    path("capacity/", views.CapacityView.as_view(), name="hypervisor-capacity"),
+    *router.urls,
+]

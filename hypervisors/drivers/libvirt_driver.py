@@ -103,18 +103,26 @@ def connect(uri, fresh=False):
                 pass
             _close_quietly(conn)
             _connections.pop(uri, None)
-        probe(uri)
-        try:
-            conn = libvirt.open(uri)
-        except libvirt.libvirtError as exc:
-            raise HypervisorUnreachable(str(exc)) from exc
-        if urlparse(uri).scheme.split("+")[-1] in ("tcp", "tls", "ssh"):
-            try:
-                conn.setKeepAlive(KEEPALIVE_INTERVAL, KEEPALIVE_COUNT)
-            except libvirt.libvirtError:
-                logger.debug("keepalive not supported on %s", uri)
+        conn = open_connection(uri)
         _connections[uri] = conn
         return conn
+
+
+def open_connection(uri):
+    """A new, uncached connection (probed first, with keepalive), e.g. for an event
+    listener that must own its connection. The caller closes it."""
+    ensure_event_loop()
+    probe(uri)
+    try:
+        conn = libvirt.open(uri)
+    except libvirt.libvirtError as exc:
+        raise HypervisorUnreachable(str(exc)) from exc
+    if urlparse(uri).scheme.split("+")[-1] in ("tcp", "tls", "ssh"):
+        try:
+            conn.setKeepAlive(KEEPALIVE_INTERVAL, KEEPALIVE_COUNT)
+        except libvirt.libvirtError:
+            logger.debug("keepalive not supported on %s", uri)
+    return conn
 
 
 def forget(uri):
@@ -122,6 +130,15 @@ def forget(uri):
         conn = _connections.pop(uri, None)
     if conn is not None:
         _close_quietly(conn)
+
+
+def forget_all():
+    """Close every cached connection, e.g. before the hypervisors they lead to go away
+    (a connection to a vanished address can block the process at exit)."""
+    with _connections_lock:
+        uris = list(_connections)
+    for uri in uris:
+        forget(uri)
 
 
 def _close_quietly(conn):

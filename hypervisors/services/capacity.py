@@ -28,15 +28,25 @@ class Usage:
         return round(100 * self.memory_used_mib / cap) if cap else 0
 
 
-def hypervisor_usage(queryset=None):
-    """Usage of each hypervisor in one query."""
-    queryset = queryset if queryset is not None else Hypervisor.objects.all()
-    rows = queryset.select_related("host", "host__site").annotate(
+def with_usage(queryset):
+    """The hypervisors annotated with what their VMs take: vcpus_used, memory_used, vm_count
+    (for lists that paginate a queryset, e.g. the API)."""
+    return queryset.select_related("host", "host__site").annotate(
         vcpus_used=Sum("vms__vcpus", filter=ALLOCATED, default=0),
         memory_used=Sum("vms__memory_mib", filter=ALLOCATED, default=0),
         vm_count=Count("vms", filter=ALLOCATED),
     )
-    return [Usage(hv, hv.vcpus_used, hv.memory_used, hv.vm_count) for hv in rows]
+
+
+def usage_of(hypervisor):
+    """The Usage of a hypervisor annotated by with_usage()."""
+    return Usage(hypervisor, hypervisor.vcpus_used, hypervisor.memory_used, hypervisor.vm_count)
+
+
+def hypervisor_usage(queryset=None):
+    """Usage of each hypervisor in one query."""
+    queryset = queryset if queryset is not None else Hypervisor.objects.all()
+    return [usage_of(hv) for hv in with_usage(queryset)]
 
 
 def site_usage():
@@ -63,6 +73,12 @@ def candidates_for(source: Hypervisor, exclude=()):
         .exclude(pk__in=list(exclude))
         .exclude(connection=Hypervisor.Connection.UNREACHABLE)
     )
+    return capacities(queryset)
+
+
+def capacities(queryset):
+    """The hypervisors of `queryset` as the placement planner sees them (free room and
+    anti-affinity groups already there), in two queries."""
     usages = hypervisor_usage(queryset)
     groups = _groups_by_hypervisor([u.hypervisor.pk for u in usages])
     return [

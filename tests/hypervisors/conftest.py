@@ -9,6 +9,7 @@ from pathlib import Path
 import libvirt
 import pytest
 
+from hypervisors.drivers import libvirt_driver as driver
 from hypervisors.lab import Lab
 from hypervisors.models import Hypervisor
 from hypervisors.services.actions import domain_xml
@@ -34,6 +35,7 @@ def lab():
     lab = Lab(root=var_dir / f"test-lab-{_worker_index()}", net_index=_net_index(var_dir), names=LAB_NAMES)
     lab.up(log=lambda line: None)
     yield lab
+    driver.forget_all()  # closed while the hosts answer: a connection to a deleted namespace hangs at exit
     lab.down(log=lambda line: None)
 
 

@@ -1,0 +1,50 @@
+import django_filters
+from django import forms
+
+from ..models import CloudAccount, InstanceType, OnPremCostModel, UtilisationRecord
+
+ANY_YES_NO = [("", "Any"), ("true", "Yes"), ("false", "No")]
+
+
+class CloudAccountFilterSet(django_filters.FilterSet):
+    q = django_filters.CharFilter(field_name="name", lookup_expr="icontains", label="Search")
+
+    class Meta:
+        model = CloudAccount
+        fields = ["q", "region", "is_embedded", "auth_mode"]
+
+
+class InstanceTypeFilterSet(django_filters.FilterSet):
+    """Shared by the API and the console's instance type page."""
+
+    q = django_filters.CharFilter(field_name="name", lookup_expr="icontains", label="Name contains")
+    region = django_filters.CharFilter()
+    family = django_filters.CharFilter()
+    generation = django_filters.ChoiceFilter(choices=InstanceType.Generation.choices, empty_label="Any generation")
+    burstable = django_filters.BooleanFilter(widget=forms.Select(choices=ANY_YES_NO))
+    bare_metal = django_filters.BooleanFilter(widget=forms.Select(choices=ANY_YES_NO))
+    architecture = django_filters.CharFilter(lookup_expr="icontains")
+    min_vcpus = django_filters.NumberFilter(field_name="vcpus", lookup_expr="gte", min_value=0, max_value=100000)
+    max_vcpus = django_filters.NumberFilter(field_name="vcpus", lookup_expr="lte", min_value=0, max_value=100000)
+    min_memory_mib = django_filters.NumberFilter(field_name="memory_mib", lookup_expr="gte", min_value=0,
+                                                 max_value=2**31 - 1)
+    max_memory_mib = django_filters.NumberFilter(field_name="memory_mib", lookup_expr="lte", min_value=0,
+                                                 max_value=2**31 - 1)
+
+    class Meta:
+        model = InstanceType
+        fields = ["q", "region", "family", "generation", "burstable", "bare_metal", "architecture"]
+
+
+class OnPremCostModelFilterSet(django_filters.FilterSet):
+    role = django_filters.CharFilter(field_name="role__slug")
+
+    class Meta:
+        model = OnPremCostModel
+        fields = ["kind", "role"]
+
+
+class UtilisationFilterSet(django_filters.FilterSet):
+    class Meta:
+        model = UtilisationRecord
+        fields = ["host", "vm", "source"]

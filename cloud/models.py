@@ -1,0 +1,252 @@
+"""Cloud accounts, the instance type catalogue of each region, the right-sizing policy,
+what a workload costs on premises, and measured utilisation.
+
+Prices are not here: they are data shipped with the product (cloud/data/) and refreshed
+by `manage.py refresh_prices` (see cloud.services.prices).
+"""
+
+from decimal import Decimal
+
+from django.core.exceptions import ValidationError
+from django.core.validators import MaxValueValidator, MinValueValidator, RegexValidator, URLValidator
+from django.db import models
+from django.db.models import Q
+from django.urls import reverse
+from django.utils import timezone
+
+from core.crypto import EncryptedTextField
+from hypervisors.models import VirtualMachine
+from inventory.models import Host, Role
+
+REGION_VALIDATOR = RegexValidator(
+    r"^[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-[0-9]{1,2}$", "Enter an AWS region code such as us-east-1 or eu-west-1."
+)
+PERCENT = [MinValueValidator(Decimal("0")), MaxValueValidator(Decimal("100"))]
+
+
+class CloudAccount(models.Model):
+    """Where workloads go: an AWS account and region, real or the embedded one.
+
+    With no endpoint URL the account talks to real AWS; with one (the embedded moto
+    server, a VPC endpoint, a test double) every call goes there instead. Switching is
+    configuration, not code: cloud.drivers.aws.client() is the only place that reads it.
+    """
+
+    class AuthMode(models.TextChoices):
+        KEYS = "keys", "Access key"
+        ENVIRONMENT = "environment", "Environment / instance profile"
+
+    name = models.CharField(max_length=100, unique=True)
+    region = models.CharField(max_length=32, default="us-east-1", validators=[REGION_VALIDATOR])
+    auth_mode = models.CharField("credentials", max_length=16, choices=AuthMode.choices, default=AuthMode.KEYS)
+    access_key_id = models.CharField("access key ID", max_length=128, blank=True)
+    secret_access_key = EncryptedTextField(blank=True, help_text="Stored encrypted; never shown again")
+    endpoint_url = models.CharField(
+        "endpoint URL", max_length=300, blank=True, validators=[URLValidator(schemes=["http", "https"])],
+        help_text="Leave empty for real AWS; the embedded cloud is e.g. http://127.0.0.1:5000",
+    )
+    default_vpc = models.CharField("default VPC", max_length=255, blank=True,
+                                   help_text="VPC id or Name tag for launched instances")
+    default_subnet = models.CharField(max_length=255, blank=True)
+    default_security_group = models.CharField(max_length=255, blank=True)
+    default_key_pair = models.CharField(max_length=255, blank=True)
+    is_embedded = models.BooleanField(default=False, help_text="The local moto server, not real AWS")
+    # What the last connection test found.
+    last_checked_at = models.DateTimeField(null=True, blank=True)
+    last_check_ok = models.BooleanField(null=True, blank=True)
+    last_check_message = models.CharField(max_length=500, blank=True)
+    aws_account_id = models.CharField("AWS account ID", max_length=32, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self):
+        return self.name
+
+    def get_absolute_url(self):
+        return reverse("cloud:account_detail", args=[self.pk])
+
+    @property
+    def uses_real_aws(self):
+        return not self.endpoint_url
+
+    def clean(self):
+        if self.auth_mode == self.AuthMode.KEYS:
+            errors = {}
+            if not self.access_key_id:
+                errors["access_key_id"] = "An access key needs its id (or choose the environment / instance profile)."
+            if not self.secret_access_key:
+                errors["secret_access_key"] = "An access key needs its secret."
+            if errors:
+                raise ValidationError(errors)
+
+
+class InstanceType(models.Model):
+    """One EC2 instance type offered in a region, as the account's describe_instance_types
+    reported it (cached: refreshing is a job, see cloud.services.catalogue)."""
+
+    class Generation(models.TextChoices):
+        CURRENT = "current", "Current"
+        PREVIOUS = "previous", "Previous"
+
+    region = models.CharField(max_length=32, validators=[REGION_VALIDATOR])
+    name = models.CharField(max_length=64)
+    family = models.CharField(max_length=32, db_index=True)
+    generation = models.CharField(max_length=8, choices=Generation.choices, default=Generation.CURRENT)
+    vcpus = models.PositiveIntegerField()
+    memory_mib = models.PositiveIntegerField()
+    burstable = models.BooleanField(default=False)
+    bare_metal = models.BooleanField(default=False)
+    architecture = models.CharField(max_length=32, help_text="x86_64, arm64, ... (comma-separated when several)")
+    refreshed_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["region", "family", "vcpus", "memory_mib", "name"]
+        constraints = [models.UniqueConstraint(fields=["region", "name"], name="instance_type_unique_per_region")]
+        indexes = [models.Index(fields=["region", "vcpus", "memory_mib"])]
+
+    def __str__(self):
+        return f"{self.name} ({self.region})"
+
+    @property
+    def current_generation(self):
+        return self.generation == self.Generation.CURRENT
+
+
+class SizingPolicy(models.Model):
+    """How right-sizing chooses (DESIGN.md defaults). One row, named "default", is used
+    unless a request overrides some of its values."""
+
+    class Architecture(models.TextChoices):
+        X86_64 = "x86_64", "x86_64 (what on-premises servers run)"
+        ARM64 = "arm64", "arm64 (Graviton)"
+        ANY = "any", "Any"
+
+    class Engine(models.TextChoices):
+        POSTGRES = "postgres", "PostgreSQL"
+        MYSQL = "mysql", "MySQL"
+
+    name = models.CharField(max_length=64, unique=True, default="default")
+    cpu_headroom = models.DecimalField(
+        max_digits=4, decimal_places=2, default=Decimal("1.25"),
+        validators=[MinValueValidator(Decimal("1")), MaxValueValidator(Decimal("10"))],
+        help_text="vCPU = ceil(source vCPU × p95 CPU use × this)",
+    )
+    memory_headroom = models.DecimalField(
+        max_digits=4, decimal_places=2, default=Decimal("1.25"),
+        validators=[MinValueValidator(Decimal("1")), MaxValueValidator(Decimal("10"))],
+        help_text="memory = max(source memory × p95 memory use × this, minimum memory)",
+    )
+    min_memory_mib = models.PositiveIntegerField(default=1024, validators=[MaxValueValidator(1024 * 1024)])
+    allow_previous_generation = models.BooleanField(default=False)
+    allow_burstable = models.BooleanField(default=False, help_text="t2/t3/t4g: CPU credits, not steady CPU")
+    allow_bare_metal = models.BooleanField(default=False)
+    architecture = models.CharField(max_length=8, choices=Architecture.choices, default=Architecture.X86_64)
+    retire_max_cpu_percent = models.DecimalField(
+        max_digits=5, decimal_places=2, default=Decimal("2"), validators=PERCENT,
+        help_text="Suggest retiring a workload whose CPU never went above this…",
+    )
+    retire_min_days = models.PositiveIntegerField(default=14, validators=[MaxValueValidator(3650)],
+                                                  help_text="…over at least this many days of data")
+    database_role = models.CharField(max_length=100, default="db",
+                                     help_text="Role slug of database servers: they get an RDS class")
+    production_tag = models.CharField(max_length=64, default="prod",
+                                      help_text="Tag slug of production workloads: their databases are Multi-AZ")
+    default_db_engine = models.CharField(max_length=16, choices=Engine.choices, default=Engine.POSTGRES,
+                                         help_text='Unless the workload has a "mysql" or "postgres" tag')
+
+    class Meta:
+        verbose_name_plural = "sizing policies"
+
+    def __str__(self):
+        return self.name
+
+    @classmethod
+    def default(cls):
+        return cls.objects.get_or_create(name="default")[0]
+
+
+class OnPremCostModel(models.Model):
+    """What a workload costs per month on premises, set by an admin: one per role and
+    kind of workload, with a default (no role) for every role without its own."""
+
+    class Kind(models.TextChoices):
+        HOST = "host", "Physical host"
+        VM = "vm", "Virtual machine"
+
+    name = models.CharField(max_length=100)
+    kind = models.CharField(max_length=8, choices=Kind.choices, default=Kind.HOST)
+    role = models.ForeignKey(Role, null=True, blank=True, on_delete=models.CASCADE, related_name="cost_models",
+                             help_text="Empty: the default for every role without a model of its own")
+    hardware_amortisation = models.DecimalField(max_digits=10, decimal_places=2, default=Decimal("0"),
+                                                validators=[MinValueValidator(Decimal("0"))],
+                                                help_text="Purchase price spread over its life, per month")
+    power = models.DecimalField(max_digits=10, decimal_places=2, default=Decimal("0"),
+                                validators=[MinValueValidator(Decimal("0"))], help_text="Power and cooling, per month")
+    rack = models.DecimalField(max_digits=10, decimal_places=2, default=Decimal("0"),
+                               validators=[MinValueValidator(Decimal("0"))],
+                               help_text="Rack space, network and hands, per month")
+    licences = models.DecimalField(max_digits=10, decimal_places=2, default=Decimal("0"),
+                                   validators=[MinValueValidator(Decimal("0"))],
+                                   help_text="OS, hypervisor and software licences and support, per month")
+    notes = models.CharField(max_length=300, blank=True)
+
+    class Meta:
+        ordering = ["kind", "role__name", "name"]
+        verbose_name = "on-premises cost model"
+        constraints = [
+            models.UniqueConstraint(fields=["kind", "role"], condition=Q(role__isnull=False),
+                                    name="cost_model_unique_per_kind_and_role"),
+            models.UniqueConstraint(fields=["kind"], condition=Q(role__isnull=True),
+                                    name="cost_model_one_default_per_kind"),
+        ]
+
+    def __str__(self):
+        return self.name
+
+    @property
+    def monthly_total(self):
+        return self.hardware_amortisation + self.power + self.rack + self.licences
+
+    def clean(self):
+        # Said in words, on the field (the API and the console both call clean()).
+        clash = OnPremCostModel.objects.filter(kind=self.kind, role_id=self.role_id).exclude(pk=self.pk)
+        if clash.exists():
+            what = f"the {self.role} role" if self.role_id else "the default (no role)"
+            raise ValidationError({"role": f"There is already a {self.get_kind_display().lower()} cost model for {what}."})
+
+
+class UtilisationRecord(models.Model):
+    """Measured utilisation of one host or VM: what right-sizing uses when it exists.
+
+    Entered by hand for now; the health checks will write these (source "health").
+    """
+
+    host = models.OneToOneField(Host, null=True, blank=True, on_delete=models.CASCADE, related_name="utilisation")
+    vm = models.OneToOneField(VirtualMachine, null=True, blank=True, on_delete=models.CASCADE,
+                              related_name="utilisation")
+    p95_cpu_percent = models.DecimalField(max_digits=5, decimal_places=2, validators=PERCENT)
+    p95_memory_percent = models.DecimalField(max_digits=5, decimal_places=2, validators=PERCENT)
+    max_cpu_percent = models.DecimalField(max_digits=5, decimal_places=2, validators=PERCENT)
+    days = models.PositiveIntegerField(validators=[MaxValueValidator(3650)], help_text="Days of data the figures cover")
+    source = models.CharField(max_length=32, default="manual")
+    measured_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-measured_at"]
+        constraints = [
+            models.CheckConstraint(condition=Q(host__isnull=False, vm__isnull=True) | Q(host__isnull=True, vm__isnull=False),
+                                   name="utilisation_of_one_host_or_one_vm"),
+        ]
+
+    def __str__(self):
+        return f"Utilisation of {self.host or self.vm}"
+
+    def clean(self):
+        if (self.host_id is None) == (self.vm_id is None):
+            raise ValidationError("Give exactly one of host and vm.")
+        if self.max_cpu_percent is not None and self.p95_cpu_percent is not None \
+                and self.max_cpu_percent < self.p95_cpu_percent:
+            raise ValidationError({"max_cpu_percent": "The maximum cannot be below the 95th percentile."})

@@ -1,0 +1,31 @@
+"""The cloud app's operations, as plain functions. What other apps (migrations_tool) call:
+
+Talking to AWS (cloud.drivers.aws; the only place that makes boto3 clients):
+    client(account, service, *, max_attempts=None, connect_timeout=None, read_timeout=None)
+    translated_errors(account, operation)      # context manager: botocore errors -> CloudError
+    CloudError(message, code, operation)       # str() is a sentence for the operator
+
+Accounts (accounts):
+    test_connection(account, *, save=True, **client_options) -> ConnectionCheck(ok, message, ...)
+    ensure_embedded_account(endpoint=None, region="us-east-1") -> (CloudAccount, created)
+
+Instance types (catalogue):
+    refresh_instance_types(account, recorder=None) -> {"region", "types", "added", "removed"}
+    catalogue_specs(region) -> {name: InstanceType}
+
+Prices (prices):
+    price_table(region) -> PriceTable (ec2[name].hourly, rds_price(engine, db_class), ...)
+
+Workloads (workloads):
+    load_workloads(host_ids=(), vm_ids=()) -> [Workload]
+    select_workloads(kinds, site, role, tag, host_status, host_ids, vm_ids, limit) -> ([Workload], truncated)
+    Utilisation(p95_cpu_percent, p95_memory_percent, max_cpu_percent, days)
+
+Sizing and cost, all at once (recommendations):
+    recommend(workloads, *, account=None, region=None, policy=None, policy_overrides=None,
+              utilisation=None, use_recorded_utilisation=True, prices=None, catalogue=None,
+              cost_models=None) -> Result(recommendations=[Recommendation(..., cost=CostEstimate)], totals)
+
+or piece by piece: sizing.Sizer(prices, policy=None, catalogue=None).recommend(workload, utilisation=None)
+and cost.monthly_estimate(recommendation, prices, cost.CostModels.load()).
+"""

@@ -1,0 +1,94 @@
+"""Cloud accounts: testing a connection, and the embedded account.
+
+    check = test_connection(account)      # never raises for an AWS failure; check.ok / check.message
+    account = ensure_embedded_account()   # the account of the local moto server (idempotent)
+"""
+
+from dataclasses import asdict, dataclass
+
+from django.db import transaction
+from django.utils import timezone
+
+from .. import conf
+from ..drivers import aws
+from ..models import CloudAccount
+
+EMBEDDED_NAME = "Embedded cloud"
+# moto accepts any key pair (unless its IAM checks are switched on); these say what they are.
+EMBEDDED_KEY_ID, EMBEDDED_SECRET = "AKIAEMBEDDEDMOTO0000", "embedded-moto-server-accepts-any-secret"
+
+
+@dataclass(frozen=True)
+class ConnectionCheck:
+    ok: bool
+    message: str
+    aws_account_id: str = ""
+    arn: str = ""
+    regions: int = 0
+
+    def as_dict(self):
+        return asdict(self)
+
+
+def test_connection(account, *, save=True, **client_options):
+    """Whether the account's credentials work and may use EC2 in its region:
+    sts GetCallerIdentity (who are we?) then ec2 DescribeRegions (is the region there?).
+
+    Returns a ConnectionCheck; an AWS failure is a check with ok=False and a message that
+    says what to fix, not an exception. With save=True the result is kept on the account
+    (last_checked_at, last_check_ok, last_check_message, aws_account_id).
+    client_options (e.g. max_attempts=1) go to cloud.drivers.aws.client().
+    """
+    try:
+        identity = aws.caller_identity(account, **client_options)
+        regions = aws.region_names(account, **client_options)
+    except aws.CloudError as exc:
+        check = ConnectionCheck(ok=False, message=str(exc))
+    else:
+        if account.region not in regions:
+            check = ConnectionCheck(
+                ok=False, aws_account_id=identity["Account"], arn=identity["Arn"], regions=len(regions),
+                message=f"The credentials work (account {identity['Account']}) but region {account.region} is not "
+                        f"enabled for them: enabled are {', '.join(regions) or 'none'}.",
+            )
+        else:
+            check = ConnectionCheck(
+                ok=True, aws_account_id=identity["Account"], arn=identity["Arn"], regions=len(regions),
+                message=f"Connected as {identity['Arn']} (account {identity['Account']}); "
+                        f"{account.region} is one of {len(regions)} enabled regions.",
+            )
+    if save and account.pk:
+        record_check(account, check)
+    return check
+
+
+def record_check(account, check):
+    fields = {"last_checked_at": timezone.now(), "last_check_ok": check.ok, "last_check_message": check.message[:500]}
+    if check.aws_account_id:
+        fields["aws_account_id"] = check.aws_account_id
+    # An update, not save(): a check is not a change of the account (no change-log entry).
+    CloudAccount.objects.filter(pk=account.pk).update(**fields)
+    for name, value in fields.items():
+        setattr(account, name, value)
+
+
+@transaction.atomic
+def ensure_embedded_account(endpoint=None, region="us-east-1"):
+    """The account of the embedded cloud (moto's server at settings
+    OPSCONSOLE_CLOUD_ENDPOINT, http://127.0.0.1:5000 by default). Created when missing;
+    an existing one is left as it is (an admin may have edited it). Returns (account, created)."""
+    existing = CloudAccount.objects.filter(is_embedded=True).order_by("pk").first()
+    if existing is not None:
+        return existing, False
+    name = EMBEDDED_NAME
+    if CloudAccount.objects.filter(name=name).exists():
+        name = f"{EMBEDDED_NAME} (moto)"
+    account = CloudAccount(
+        name=name, region=region, auth_mode=CloudAccount.AuthMode.KEYS, access_key_id=EMBEDDED_KEY_ID,
+        secret_access_key=EMBEDDED_SECRET, endpoint_url=endpoint or conf.embedded_endpoint(), is_embedded=True,
+        default_vpc="default", default_subnet="default", default_security_group="default",
+        default_key_pair="opsconsole",
+    )
+    account.full_clean()
+    account.save()
+    return account, True

@@ -1,0 +1,26 @@
+"""Celery tasks of the inventory: thin wrappers that run a service inside a Job."""
+
+from celery import shared_task
+
+from core.jobs import create_job, enqueue, job_task
+
+from . import csv_import
+
+IMPORT_JOB_KIND = "inventory.import_hosts"
+
+
+@shared_task(name="inventory.import_hosts")
+@job_task
+def import_hosts_job(job, recorder):
+    text = csv_import.unseal_csv(job.params["csv_sealed"])
+    return csv_import.run_import(text, job.created_by, recorder)
+
+
+def start_host_import(text, user, filename=""):
+    """Create the import Job (the file travels in its params, encrypted) and send it to a
+    worker once the current transaction commits. The worker checks every row again
+    before writing: the inventory may have changed since the preview."""
+    filename = filename or "pasted CSV"
+    params = {"filename": filename, "bytes": len(text.encode()), "csv_sealed": csv_import.seal_csv(text)}
+    job = create_job(IMPORT_JOB_KIND, f"Import hosts from {filename}"[:200], user=user, params=params)
+    return enqueue(job, import_hosts_job)
