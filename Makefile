@@ -27,7 +27,7 @@ BUILD_APT := gcc=gcc py-headers=python3-dev pkg-config=pkg-config dpkg:libvirt-d
 LAB_APT := libvirtd=libvirt-daemon,libvirt-clients dpkg:libvirt-daemon-driver-qemu=libvirt-daemon-driver-qemu \
 	qemu-system-x86_64=qemu-system-x86 qemu-img=qemu-utils unshare=util-linux ip=iproute2 tc=iproute2 \
 	dpkg:openssh-server=openssh-server ssh-keygen=openssh-client
-RUN_APT := py:ensurepip=python3-venv npm=nodejs,npm $(BUILD_APT)
+RUN_APT := py:ensurepip=python3-venv npm=nodejs,npm $(BUILD_APT) $(LAB_APT)
 TEST_APT := chromium=chromium $(LAB_APT)
 
 # make test: PostgreSQL + Redis in the first pass, SQLite + RabbitMQ in the second.
@@ -50,7 +50,7 @@ PIP_STAMP := $(VENV)/.requirements.stamp
 PIP_TEST_STAMP := $(VENV)/.requirements-test.stamp
 NPM_STAMP := node_modules/.install.stamp
 
-.PHONY: help run install install-test apt-run apt-test static migrate demo admin test bench clean
+.PHONY: help run install install-test apt-run apt-test static migrate demo admin lab lab-down lab-demo test bench clean
 
 help:
 	@echo "make run      set up (packages, venv, assets, database, demo data, admin) and start web + worker + beat"
@@ -58,6 +58,8 @@ help:
 	@echo "make migrate  apply database migrations"
 	@echo "make demo     load the demo estate (idempotent)"
 	@echo "make bench    time the host list API and console page on 10,000 hosts (SQLite and PostgreSQL)"
+	@echo "make lab      start the lab: real libvirtd + QEMU hypervisors hv1-hv4 in namespaces (root)"
+	@echo "make lab-down stop exactly what the lab started"
 	@echo "make clean    delete var/ (database, broker, keys, collected static files) without asking"
 
 # --- Installing --------------------------------------------------------------
@@ -105,14 +107,23 @@ demo: migrate
 admin: migrate
 	@$(STEP) "Making sure the admin login exists" $(MANAGE) ensure_admin --quiet
 
-run: static demo admin
+lab: install
+	@$(STEP) "Starting the lab (libvirtd + QEMU hypervisors in namespaces)" $(MANAGE) lab up
+
+lab-down:
+	@$(MANAGE) lab down
+
+lab-demo: lab migrate demo
+	@$(STEP) "Registering the lab hypervisors and booting the demo guests" $(MANAGE) load_lab_demo
+
+run: static demo admin lab-demo
 	@echo
 	@echo "================================================================"
 	@echo "  Ops console:  http://$(OPSCONSOLE_BIND)/"
 	@$(MANAGE) ensure_admin | sed 's/^/  /'
 	@echo "  API docs:     http://$(OPSCONSOLE_BIND)/api/docs/"
 	@echo "  More users:   add them at /admin/ and put each in the viewer, operator or admin group"
-	@echo "  Starting web, worker and beat (Procfile). Ctrl-C stops them all."
+	@echo "  Starting web, worker, beat, lab, embedded cloud, events (Procfile). Ctrl-C stops them all."
 	@echo "================================================================"
 	@echo
 	@exec honcho start -f Procfile
