@@ -50,6 +50,12 @@ class Job(models.Model):
         return f"#{self.pk} {self.title} ({self.state})"
 
     @property
+    def visible_params(self):
+        """Params as shown to people: sealed (encrypted) values, e.g. an imported CSV that may
+        hold BMC passwords, are named but not shown."""
+        return {k: ("(sealed)" if k.endswith("_sealed") else v) for k, v in (self.params or {}).items()}
+
+    @property
     def is_finished(self):
         return self.state in self.FINISHED_STATES
 

@@ -62,6 +62,7 @@ class JobSerializer(serializers.ModelSerializer):
 
     created_by = serializers.SlugRelatedField(slug_field="username", read_only=True, allow_null=True)
     target_type = serializers.SerializerMethodField(help_text="app_label.model of the object the job works on")
+    params = serializers.JSONField(source="visible_params", read_only=True)
 
     class Meta:
         model = Job
