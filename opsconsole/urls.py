@@ -22,7 +22,6 @@ urlpatterns = [
     path("inventory/", include("inventory.urls")),
     path("hypervisors/", include("hypervisors.urls")),
     path("cloud/", include("cloud.urls")),
-    path("metrics", HealthMetricsView.as_view(), name="metrics"),
     path("", include("core.urls")),
 ]
 
