@@ -61,7 +61,10 @@ def test_driver_connections(lab):
     connections = {name: libvirt.open(hosts[name].test_uri) for name in ("rhine", "danube")}
     yield connections
     for conn in connections.values():
-        conn.close()
+        # A lab host another test left unreachable can make close() wait forever: bound it.
+        closer = threading.Thread(target=conn.close, daemon=True)
+        closer.start()
+        closer.join(timeout=5)
 
 
 @pytest.fixture
