@@ -5,6 +5,9 @@ DEFAULT_SCHEDULES = [
     # (name, task, every N seconds)
     ("Sync all hypervisors", "hypervisors.scheduled_sync", 300),
     ("Purge old change log and jobs", "core.scheduled_purge_history", 24 * 3600),
+    # A tick: sweeps the health checks that are due (intervals per check, role, host: health.CheckSchedule)
+    ("Health checks", "health.scheduled_sweep", 5),
+    ("Compact health history", "health.scheduled_compact_history", 3600),
 ]
 
 

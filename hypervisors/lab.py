@@ -252,6 +252,14 @@ exec libvirtd --listen -f /etc/libvirt/libvirtd.conf -p /run/libvirt/libvirtd-la
         self.save(hosts)
         return host
 
+    def replace_ssh_host_key(self, name):
+        """Give a host a new SSH host key, as a reinstall (or an impostor) would: power off,
+        a new key, power on. Returns the host with its new public key."""
+        self.power_off(name)
+        for suffix in ("", ".pub"):
+            (self.root / name / f"ssh_host_ed25519_key{suffix}").unlink(missing_ok=True)
+        return self.power_on(name)
+
     def partition(self, name):
         """Cut the host's link: its processes live on, nobody can reach them."""
         _run(["ip", "link", "set", self.host(name).veth, "down"])
@@ -301,6 +309,11 @@ exec libvirtd --listen -f /etc/libvirt/libvirtd.conf -p /run/libvirt/libvirtd-la
                 time.sleep(0.1)
         for pid in pids:
             _signal(pid, signal.SIGKILL)
+        # Dead before we return: a power_on right after must not find the host still "alive".
+        deadline = time.monotonic() + 5
+        while any(_alive(pid) for pid in pids) and time.monotonic() < deadline:
+            _reap(pids)
+            time.sleep(0.02)
         _reap(pids)
         return len(pids)
 

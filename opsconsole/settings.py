@@ -89,6 +89,7 @@ INSTALLED_APPS = [
     "inventory",
     "hypervisors",
     "cloud",
+    "health",
 ]
 
 MIDDLEWARE = [
@@ -205,7 +206,9 @@ SPECTACULAR_SETTINGS = {
     "COMPONENT_SPLIT_REQUEST": True,
     # Job.state and VirtualMachine.state would otherwise collide as "StateEnum".
     "ENUM_NAME_OVERRIDES": {"VirtualMachineStateEnum": "hypervisors.models.VirtualMachine.State",
-                            "JobStateEnum": "core.models.Job.State"},
+                            "JobStateEnum": "core.models.Job.State",
+                            "AlertTargetKindEnum": "health.models.AlertTarget.Kind",
+                            "HealthCheckEnum": "health.models.Check"},
 }
 
 # --- Celery ---------------------------------------------------------------

@@ -3,12 +3,14 @@ from django.contrib.auth import views as auth_views
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
 
+from health.views import MetricsView as HealthMetricsView
 
 api_patterns = [
     path("", include("core.api.urls")),
     path("inventory/", include("inventory.api.urls")),
     path("hypervisors/", include("hypervisors.api.urls")),
     path("cloud/", include("cloud.api.urls")),
+    path("health/", include("health.api.urls")),
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
     path("docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
     path("redoc/", SpectacularRedocView.as_view(url_name="schema"), name="api-redoc"),
@@ -22,6 +24,8 @@ urlpatterns = [
     path("inventory/", include("inventory.urls")),
     path("hypervisors/", include("hypervisors.urls")),
     path("cloud/", include("cloud.urls")),
+    path("health/", include("health.urls")),
+    path("metrics", HealthMetricsView.as_view(), name="metrics"),
     path("", include("core.urls")),
 ]
 

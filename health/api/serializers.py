@@ -1,0 +1,226 @@
+"""Health API representations. Hosts are referred to by id (with a read-only hostname
+beside it), roles by slug. SSH private keys and passphrases are write-only: no response
+ever contains them."""
+
+from drf_spectacular.utils import extend_schema_field
+from rest_framework import serializers
+
+from core.api.serializers import CleanModelSerializer, SlugRelatedField
+from inventory.models import Host, Role
+
+from ..drivers import ssh as ssh_driver
+from ..models import (
+    Alert,
+    AlertDelivery,
+    AlertTarget,
+    Check,
+    CheckResult,
+    CheckSchedule,
+    CheckStatus,
+    DeliveryAttempt,
+    HostHealth,
+    HostKey,
+    PortCheck,
+    SSHCredential,
+)
+
+
+class CheckResultSerializer(serializers.ModelSerializer):
+    """One run of one check on one host."""
+
+    hostname = serializers.CharField(source="host.hostname", read_only=True)
+    check = serializers.CharField(source="check_type", read_only=True)
+
+    class Meta:
+        model = CheckResult
+        fields = ["id", "host", "hostname", "check", "ok", "alive", "value", "message", "duration_ms", "checked_at"]
+        read_only_fields = fields
+
+
+class CheckStatusSerializer(serializers.ModelSerializer):
+    """The latest result of a check on a host, and since when it has been so."""
+
+    check = serializers.CharField(source="check_type", read_only=True)
+
+    class Meta:
+        model = CheckStatus
+        fields = ["check", "ok", "alive", "value", "message", "duration_ms", "checked_at", "since",
+                  "consecutive_failures"]
+        read_only_fields = fields
+
+
+class HostHealthSerializer(serializers.ModelSerializer):
+    """A host's current health and the latest status of each of its checks."""
+
+    hostname = serializers.CharField(source="host.hostname", read_only=True)
+    status = serializers.CharField(source="host.status", read_only=True, help_text="Inventory lifecycle status")
+    checks = CheckStatusSerializer(source="host.check_statuses", many=True, read_only=True)
+
+    class Meta:
+        model = HostHealth
+        fields = ["host", "hostname", "status", "state", "since", "consecutive_failures", "consecutive_successes",
+                  "last_check_at", "failing_checks", "flapping", "flapping_since", "checks"]
+        read_only_fields = fields
+
+
+class SeriesQuerySerializer(serializers.Serializer):
+    range = serializers.ChoiceField(choices=["6h", "24h", "7d", "30d"], default="24h")
+
+
+class SeriesSerializer(serializers.Serializer):
+    """Chart points [[ISO time, value], ...] of the metrics check: raw where kept, hourly averages before."""
+
+    load1 = serializers.ListField(child=serializers.ListField())
+    load5 = serializers.ListField(child=serializers.ListField())
+    load15 = serializers.ListField(child=serializers.ListField())
+    mem_used_pct = serializers.ListField(child=serializers.ListField())
+    disks = serializers.DictField(child=serializers.ListField(child=serializers.ListField()))
+
+
+class HostKeySerializer(serializers.ModelSerializer):
+    """An SSH host key a host offered (pending) or an operator trusted."""
+
+    hostname = serializers.CharField(source="host.hostname", read_only=True)
+    trusted = serializers.BooleanField(read_only=True)
+    trusted_by = serializers.SlugRelatedField(slug_field="username", read_only=True, allow_null=True)
+
+    class Meta:
+        model = HostKey
+        fields = ["id", "host", "hostname", "key_type", "key", "fingerprint", "replaces", "first_seen", "last_seen",
+                  "trusted", "trusted_by", "trusted_at"]
+        read_only_fields = fields
+
+
+class TrustKeySerializer(serializers.Serializer):
+    fingerprint = serializers.CharField(max_length=100, help_text="The SHA256:… fingerprint you verified on the host")
+
+
+class KnownKeySerializer(serializers.Serializer):
+    """Trust a public key known beforehand (e.g. from the installer's output)."""
+
+    host = serializers.PrimaryKeyRelatedField(queryset=Host.objects.all())
+    public_key = serializers.CharField(max_length=20000, help_text="One line: '<type> <base64> [comment]'")
+
+    def validate_public_key(self, value):
+        try:
+            ssh_driver.parse_public_key_line(value)
+        except ValueError as exc:
+            raise serializers.ValidationError(str(exc)) from exc
+        return value
+
+
+class CheckScheduleSerializer(CleanModelSerializer):
+    """How often a check runs, for every host (no role, no host), a role's hosts or one host."""
+
+    check = serializers.ChoiceField(source="check_type", choices=Check.choices)
+    role = SlugRelatedField(slug_field="slug", queryset=Role.objects.all(), allow_null=True, required=False)
+    host = serializers.PrimaryKeyRelatedField(queryset=Host.objects.all(), allow_null=True, required=False)
+    scope = serializers.CharField(read_only=True)
+
+    class Meta:
+        model = CheckSchedule
+        fields = ["id", "check", "role", "host", "interval_seconds", "enabled", "scope"]
+        # DRF would make role and host required for its unique-together check; the model's
+        # clean() says which schedule already exists, in words.
+        validators = []
+
+
+class PortCheckSerializer(CleanModelSerializer):
+    """A TCP port every host of the role must accept connections on."""
+
+    role = SlugRelatedField(slug_field="slug", queryset=Role.objects.all())
+
+    class Meta:
+        model = PortCheck
+        fields = ["id", "role", "port", "label"]
+
+
+class SSHCredentialSerializer(CleanModelSerializer):
+    """A login for the SSH checks. private_key and passphrase are write-only."""
+
+    private_key = serializers.CharField(write_only=True, required=False, max_length=20000,
+                                        style={"base_template": "textarea.html"},
+                                        help_text="Required when creating; leave out to keep the stored one")
+    passphrase = serializers.CharField(write_only=True, required=False, allow_blank=True, max_length=500)
+    roles = SlugRelatedField(slug_field="slug", queryset=Role.objects.all(), many=True, required=False)
+    hosts = serializers.PrimaryKeyRelatedField(queryset=Host.objects.all(), many=True, required=False)
+    key_type = serializers.SerializerMethodField(help_text="Type of the stored private key")
+
+    class Meta:
+        model = SSHCredential
+        fields = ["id", "name", "username", "port", "private_key", "passphrase", "is_default", "roles", "hosts",
+                  "key_type", "created_at", "updated_at"]
+
+    @extend_schema_field(serializers.CharField(allow_null=True))
+    def get_key_type(self, credential):
+        try:
+            return ssh_driver.load_private_key(credential.private_key, credential.passphrase).get_name()
+        except ssh_driver.BadPrivateKey:
+            return None
+
+    def validate(self, attrs):
+        attrs = super().validate(attrs)
+        if self.instance is None and not attrs.get("private_key"):
+            raise serializers.ValidationError({"private_key": ["A new credential needs its private key."]})
+        key = attrs.get("private_key", self.instance.private_key if self.instance else "")
+        passphrase = attrs.get("passphrase", self.instance.passphrase if self.instance else "")
+        try:
+            ssh_driver.load_private_key(key, passphrase)
+        except ssh_driver.BadPrivateKey as exc:
+            raise serializers.ValidationError({"private_key": [str(exc)]}) from exc
+        from ..services.credentials import assignment_conflicts
+
+        errors = assignment_conflicts(self.instance, attrs.get("roles"), attrs.get("hosts"), attrs.get("is_default"))
+        if errors:
+            raise serializers.ValidationError(errors)
+        return attrs
+
+
+class AlertTargetSerializer(CleanModelSerializer):
+    """Where alerts go: email addresses or a webhook URL (JSON POST)."""
+
+    class Meta:
+        model = AlertTarget
+        fields = ["id", "name", "kind", "address", "enabled", "created_at"]
+
+
+class DeliveryAttemptSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = DeliveryAttempt
+        fields = ["number", "at", "ok", "status_code", "error", "duration_ms"]
+        read_only_fields = fields
+
+
+class AlertDeliverySerializer(serializers.ModelSerializer):
+    attempt_log = DeliveryAttemptSerializer(many=True, read_only=True)
+
+    class Meta:
+        model = AlertDelivery
+        fields = ["id", "target", "target_name", "kind", "address", "state", "attempts", "delivered_at", "attempt_log"]
+        read_only_fields = fields
+
+
+class AlertSerializer(serializers.ModelSerializer):
+    """An alert (host failed, recovered, flapping, host key changed) and how its deliveries went."""
+
+    hostname = serializers.CharField(source="host.hostname", read_only=True)
+    deliveries = AlertDeliverySerializer(many=True, read_only=True)
+
+    class Meta:
+        model = Alert
+        fields = ["id", "host", "hostname", "event", "summary", "payload", "created_at", "deliveries"]
+        read_only_fields = fields
+
+
+class SweepSerializer(serializers.Serializer):
+    """Check now: these hosts (all checked hosts when left out) with these checks (all scheduled ones)."""
+
+    hosts = serializers.PrimaryKeyRelatedField(queryset=Host.objects.all(), many=True, required=False)
+    checks = serializers.ListField(child=serializers.ChoiceField(choices=Check.choices), required=False,
+                                   allow_empty=False)
+
+
+class SweepAcceptedSerializer(serializers.Serializer):
+    job = serializers.IntegerField()
+    url = serializers.CharField()
+    state = serializers.CharField()

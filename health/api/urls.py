@@ -1,0 +1,20 @@
+from django.urls import path
+
+from core.api.routers import BulkRouter
+
+from . import views
+
+router = BulkRouter()
+router.register("results", views.CheckResultViewSet, basename="health-result")
+router.register("hosts", views.HostHealthViewSet, basename="health-host")
+router.register("host-keys", views.HostKeyViewSet, basename="health-host-key")
+router.register("schedules", views.CheckScheduleViewSet, basename="health-schedule")
+router.register("port-checks", views.PortCheckViewSet, basename="health-port-check")
+router.register("credentials", views.SSHCredentialViewSet, basename="health-credential")
+router.register("alert-targets", views.AlertTargetViewSet, basename="health-alert-target")
+router.register("alerts", views.AlertViewSet, basename="health-alert")
+
+urlpatterns = [
+    path("sweeps/", views.SweepView.as_view(), name="health-sweep"),
+    *router.urls,
+]

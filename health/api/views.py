@@ -1,0 +1,199 @@
+"""Health API. Viewers read results, states, keys and alerts; operators trust host keys
+and start sweeps; admins configure schedules, ports, SSH credentials and alert targets."""
+
+from django.db import transaction
+from django.db.models import Prefetch
+from django.urls import reverse
+from drf_spectacular.utils import extend_schema
+from rest_framework import mixins, serializers, status, viewsets
+from rest_framework.decorators import action
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from core.api.audit import AuditedMixin, audited
+from core.api.views import ApiViewMixin
+from core.roles import Role as ConsoleRole
+
+from .. import tasks
+from ..models import (
+    Alert,
+    AlertDelivery,
+    AlertTarget,
+    CheckResult,
+    CheckSchedule,
+    CheckStatus,
+    HostHealth,
+    HostKey,
+    PortCheck,
+    SSHCredential,
+)
+from ..services import history, hostkeys
+from . import filters
+from .serializers import (
+    AlertSerializer,
+    AlertTargetSerializer,
+    CheckResultSerializer,
+    CheckScheduleSerializer,
+    HostHealthSerializer,
+    HostKeySerializer,
+    KnownKeySerializer,
+    PortCheckSerializer,
+    SeriesQuerySerializer,
+    SeriesSerializer,
+    SSHCredentialSerializer,
+    SweepAcceptedSerializer,
+    SweepSerializer,
+    TrustKeySerializer,
+)
+
+
+def validated(serializer_class, data):
+    serializer = serializer_class(data=data)
+    serializer.is_valid(raise_exception=True)
+    return serializer.validated_data
+
+
+class CheckResultViewSet(ApiViewMixin, viewsets.ReadOnlyModelViewSet):
+    """Check results (raw: the last day or so; older history is in hourly aggregates).
+    Filter by host, check, outcome and time range."""
+
+    queryset = CheckResult.objects.select_related("host")
+    serializer_class = CheckResultSerializer
+    filterset_class = filters.CheckResultFilterSet
+    ordering_fields = ["checked_at", "duration_ms"]
+    lookup_value_regex = r"[0-9]+"
+
+
+class HostHealthViewSet(ApiViewMixin, viewsets.ReadOnlyModelViewSet):
+    """Current health per host (by host id), with the latest status of each check."""
+
+    queryset = HostHealth.objects.select_related("host").prefetch_related(
+        Prefetch("host__check_statuses", queryset=CheckStatus.objects.order_by("check_type"))
+    ).order_by("host__hostname")
+    serializer_class = HostHealthSerializer
+    filterset_class = filters.HostHealthFilterSet
+    ordering_fields = ["host__hostname", "state", "since", "last_check_at", "consecutive_failures"]
+    lookup_value_regex = r"[0-9]+"
+
+    @extend_schema(parameters=[SeriesQuerySerializer], responses=SeriesSerializer)
+    @action(detail=True, methods=["get"])
+    def series(self, request, pk=None):
+        """Load, memory and disk use over time (for charts)."""
+        health = self.get_object()
+        span = history.CHART_RANGES[validated(SeriesQuerySerializer, request.query_params)["range"]]
+        return Response(history.metric_series(health.host, span))
+
+
+class HostKeyViewSet(ApiViewMixin, mixins.CreateModelMixin, mixins.DestroyModelMixin, viewsets.ReadOnlyModelViewSet):
+    """SSH host keys: pending ones (offered by a host, not trusted yet: its SSH check fails)
+    and trusted ones. Operators trust a pending key after comparing its fingerprint (POST
+    …/trust/ with that fingerprint) or trust a key known beforehand (POST with host and
+    public_key). Admins delete (revoke) keys."""
+
+    queryset = HostKey.objects.select_related("host", "trusted_by")
+    serializer_class = HostKeySerializer
+    filterset_class = filters.HostKeyFilterSet
+    ordering_fields = ["first_seen", "trusted_at", "host__hostname"]
+    lookup_value_regex = r"[0-9]+"
+    write_role = ConsoleRole.OPERATOR
+    delete_role = ConsoleRole.ADMIN
+
+    @extend_schema(request=KnownKeySerializer, responses={201: HostKeySerializer})
+    def create(self, request):
+        data = validated(KnownKeySerializer, request.data)
+        with audited(request):
+            key = hostkeys.trust_public_key(data["host"], data["public_key"], request.user)
+        return Response(HostKeySerializer(key).data, status=status.HTTP_201_CREATED)
+
+    @extend_schema(request=TrustKeySerializer, responses=HostKeySerializer)
+    @action(detail=True, methods=["post"])
+    def trust(self, request, pk=None):
+        """Trust this key. `fingerprint` must be the key's: the one you verified on the host
+        (e.g. `ssh-keygen -lf /etc/ssh/ssh_host_ed25519_key.pub` on its console)."""
+        key = self.get_object()
+        fingerprint = validated(TrustKeySerializer, request.data)["fingerprint"]
+        try:
+            with audited(request):
+                key = hostkeys.trust(key, request.user, confirm_fingerprint=fingerprint)
+        except hostkeys.FingerprintMismatch as exc:
+            raise serializers.ValidationError({"fingerprint": [str(exc)]}) from exc
+        return Response(self.get_serializer(key).data)
+
+    def perform_destroy(self, instance):
+        with transaction.atomic(), audited(self.request):
+            instance.delete()
+
+
+class AdminConfigViewSet(ApiViewMixin, AuditedMixin, viewsets.ModelViewSet):
+    # Health configuration: viewers read, admins change.
+
+    write_role = ConsoleRole.ADMIN
+    delete_role = ConsoleRole.ADMIN
+    lookup_value_regex = r"[0-9]+"
+
+
+class CheckScheduleViewSet(AdminConfigViewSet):
+    """How often each check runs: for every host, a role's hosts or one host (the most
+    specific wins; a disabled schedule turns the check off where it applies)."""
+
+    queryset = CheckSchedule.objects.select_related("role", "host")
+    serializer_class = CheckScheduleSerializer
+    filterset_class = filters.CheckScheduleFilterSet
+    ordering_fields = ["check_type", "interval_seconds"]
+
+
+class PortCheckViewSet(AdminConfigViewSet):
+    """TCP ports per role (e.g. db → 5432) the tcp check connects to."""
+
+    queryset = PortCheck.objects.select_related("role")
+    serializer_class = PortCheckSerializer
+    filterset_fields = ["port"]
+    ordering_fields = ["port"]
+
+
+class SSHCredentialViewSet(AdminConfigViewSet):
+    """SSH logins for the checks (default, per role, per host). Keys are write-only."""
+
+    queryset = SSHCredential.objects.prefetch_related("roles", "hosts")
+    serializer_class = SSHCredentialSerializer
+    filterset_fields = ["is_default"]
+    ordering_fields = ["name"]
+
+
+class AlertTargetViewSet(AdminConfigViewSet):
+    """Where alerts go: email (Django's mail settings) or a webhook (JSON POST, retried)."""
+
+    queryset = AlertTarget.objects.all()
+    serializer_class = AlertTargetSerializer
+    filterset_fields = ["kind", "enabled"]
+    ordering_fields = ["name"]
+
+
+class AlertViewSet(ApiViewMixin, viewsets.ReadOnlyModelViewSet):
+    """Alerts raised, with each delivery and every attempt (time, HTTP status, error)."""
+
+    queryset = Alert.objects.select_related("host").prefetch_related(
+        Prefetch("deliveries", queryset=AlertDelivery.objects.prefetch_related("attempt_log"))
+    )
+    serializer_class = AlertSerializer
+    filterset_class = filters.AlertFilterSet
+    ordering_fields = ["created_at"]
+    lookup_value_regex = r"[0-9]+"
+
+
+class SweepView(ApiViewMixin, APIView):
+    """Check now: a sweep Job over the given hosts (default: all checked hosts) and checks
+    (default: every scheduled check that applies). Operators."""
+
+    write_role = ConsoleRole.OPERATOR
+
+    @extend_schema(request=SweepSerializer, responses={202: SweepAcceptedSerializer})
+    def post(self, request):
+        data = validated(SweepSerializer, request.data if isinstance(request.data, dict) else {})
+        hosts = data.get("hosts")
+        host_ids = [host.pk for host in hosts] if hosts else None
+        with transaction.atomic():
+            job = tasks.start_sweep(request.user, host_ids, data.get("checks"),
+                                    title="Health checks" + (f" of {len(host_ids)} host(s)" if host_ids else ""))
+        body = {"job": job.pk, "url": reverse("job-detail", args=[job.pk]), "state": job.state}
+        return Response(body, status=status.HTTP_202_ACCEPTED)

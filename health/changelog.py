@@ -1,0 +1,13 @@
+"""Which health models the change log records (django-auditlog): the configuration
+people edit. Results, statuses and alerts are data, not changes."""
+
+from auditlog.registry import auditlog
+
+from .models import AlertTarget, CheckSchedule, HostKey, PortCheck, SSHCredential
+
+# The private key and its passphrase never enter the log, not even masked.
+auditlog.register(SSHCredential, exclude_fields=["private_key", "passphrase"], m2m_fields={"roles", "hosts"})
+auditlog.register(HostKey, exclude_fields=["last_seen"])
+auditlog.register(CheckSchedule)
+auditlog.register(PortCheck)
+auditlog.register(AlertTarget)

@@ -1,0 +1,70 @@
+"""Thin Celery wrappers around the health services."""
+
+from datetime import timedelta
+
+from celery import shared_task
+from django.utils import timezone
+
+from core.jobs import create_job, enqueue, job_task
+from core.models import Job
+
+from .models import AlertDelivery
+from .services import alerts, history, sweep
+
+SWEEP_KIND = history.SWEEP_JOB_KIND
+# A scheduled sweep older than this that still looks unfinished was lost (a killed worker):
+# it no longer holds the next ones back.
+STUCK_SWEEP = timedelta(minutes=10)
+
+
+@shared_task(name="health.sweep")
+@job_task
+def sweep_job(job, recorder):
+    params = job.params
+    return sweep.sweep(recorder, host_ids=params.get("host_ids"), checks=params.get("checks"),
+                       due_only=params.get("due_only", False), concurrency=params.get("concurrency"))
+
+
+def start_sweep(user=None, host_ids=None, checks=None, title=None, target=None):
+    """Create a sweep Job and send it once committed."""
+    params = {"host_ids": host_ids, "checks": checks}
+    job = create_job(SWEEP_KIND, title or "Health checks", user=user, params=params, target=target)
+    return enqueue(job, sweep_job)
+
+
+@shared_task(name="health.scheduled_sweep")
+def scheduled_sweep():
+    """Beat tick: a sweep Job of the checks that are due, unless none is, or the previous
+    scheduled sweep is still going (sweeps never pile up behind a slow one)."""
+    busy = Job.objects.filter(kind=SWEEP_KIND, created_by__isnull=True, params__due_only=True,
+                              state__in=[Job.State.PENDING, Job.State.RUNNING],
+                              created_at__gte=timezone.now() - STUCK_SWEEP)
+    if busy.exists() or not sweep.anything_due():
+        return None
+    job = create_job(SWEEP_KIND, "Scheduled health checks", params={"due_only": True})
+    enqueue(job, sweep_job)
+    return job.pk
+
+
+@shared_task(name="health.compact_history")
+@job_task
+def compact_history_job(job, recorder):
+    return history.compact(recorder)
+
+
+@shared_task(name="health.scheduled_compact_history")
+def scheduled_compact_history():
+    job = create_job("health.compact_history", "Compact health history")
+    enqueue(job, compact_history_job)
+    return job.pk
+
+
+@shared_task(name="health.deliver_alert", bind=True, max_retries=None, acks_late=True)
+def deliver_alert(self, delivery_id):
+    """One delivery attempt; on failure, retry later (doubling delay) until the attempts run out."""
+    delivery = AlertDelivery.objects.select_related("alert").filter(pk=delivery_id).first()
+    if delivery is None or delivery.state in (AlertDelivery.State.DELIVERED, AlertDelivery.State.FAILED):
+        return None
+    if alerts.attempt_delivery(delivery) or delivery.state == AlertDelivery.State.FAILED:
+        return delivery.state
+    raise self.retry(countdown=alerts.backoff(delivery.attempts))

@@ -1,0 +1,244 @@
+"""Console pages of health: what is failing now, a host's health (checks, charts, events),
+SSH host keys and their trust step, alerts, settings (schedules, ports, credentials,
+alert targets) and the /metrics scrape endpoint."""
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_not_required
+from django.http import HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse, reverse_lazy
+from django.utils.decorators import method_decorator
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.views import View
+from django.views.generic import DetailView, ListView, TemplateView
+
+from core.mixins import OperatorRequiredMixin, ViewerRequiredMixin
+from inventory.models import Host
+from inventory.views import AdminCreateView, AdminDeleteView, AdminUpdateView
+
+from . import conf, selectors, tasks
+from .forms import AlertTargetForm, CheckScheduleForm, KnownKeyForm, PortCheckForm, SSHCredentialForm, TrustKeyForm
+from .models import Alert, AlertTarget, CheckSchedule, HostKey, PortCheck, SSHCredential
+from .services import history, hostkeys, prometheus
+from .templatetags.health import health_of
+
+SETTINGS_URL = reverse_lazy("health:settings")
+
+
+class DashboardView(ViewerRequiredMixin, TemplateView):
+    """What is failing now (the live part refreshes itself)."""
+
+    template_name = "health/dashboard.html"
+
+    def get_context_data(self, **kwargs):
+        return super().get_context_data(**failing_now_context(), **kwargs)
+
+
+class FailingNowView(ViewerRequiredMixin, TemplateView):
+    template_name = "health/_failing_now.html"
+
+    def get_context_data(self, **kwargs):
+        return super().get_context_data(**failing_now_context(), **kwargs)
+
+
+def failing_now_context():
+    return {
+        "state_counts": selectors.state_counts(),
+        "not_healthy": selectors.not_healthy(),
+        "failing_checks": selectors.failing_checks_on_healthy_hosts(),
+        "events": selectors.recent_events(),
+        "alerts": selectors.recent_alerts(),
+        "pending_keys": selectors.pending_key_count(),
+    }
+
+
+class HostHealthMixin:
+    model = Host
+    context_object_name = "host"
+    queryset = Host.objects.select_related("site", "role")
+
+    def get_context_data(self, **kwargs):
+        host = self.object
+        chart_range = self.request.GET.get("range", "24h")
+        if chart_range not in history.CHART_RANGES:
+            chart_range = "24h"
+        return super().get_context_data(
+            health=health_of(host),
+            statuses=selectors.host_statuses(host),
+            series=history.metric_series(host, history.CHART_RANGES[chart_range]),
+            series_id=f"health-series-{host.pk}",
+            chart_range=chart_range,
+            chart_ranges=list(history.CHART_RANGES),
+            **kwargs,
+        )
+
+
+class HostHealthView(ViewerRequiredMixin, HostHealthMixin, DetailView):
+    template_name = "health/host_health.html"
+
+    def get_context_data(self, **kwargs):
+        host = self.object
+        return super().get_context_data(
+            events=selectors.recent_events(host),
+            alerts=selectors.recent_alerts(host),
+            keys=HostKey.objects.filter(host=host).select_related("trusted_by"),
+            trust_form=TrustKeyForm(),
+            **kwargs,
+        )
+
+
+class HostHealthPanelView(ViewerRequiredMixin, HostHealthMixin, DetailView):
+    """The health card of a host, for other pages to load (hx-get) into theirs."""
+
+    template_name = "health/_host_panel.html"
+
+
+class CheckNowView(OperatorRequiredMixin, View):
+    """A sweep Job now: of one host (pk) or of every checked host."""
+
+    def post(self, request, pk=None):
+        if pk is None:
+            job = tasks.start_sweep(request.user, title="Health checks of all hosts")
+        else:
+            host = get_object_or_404(Host, pk=pk)
+            job = tasks.start_sweep(request.user, [host.pk], title=f"Health checks of {host.hostname}", target=host)
+        return redirect("job_detail", pk=job.pk)
+
+
+# --- host keys -------------------------------------------------------------------------
+
+
+def host_keys_context(known_form=None):
+    keys = HostKey.objects.select_related("host", "trusted_by").order_by("host__hostname", "key_type")
+    return {"pending": [k for k in keys if not k.trusted], "trusted": [k for k in keys if k.trusted],
+            "trust_form": TrustKeyForm(), "known_form": known_form or KnownKeyForm()}
+
+
+class HostKeyListView(ViewerRequiredMixin, TemplateView):
+    template_name = "health/host_keys.html"
+
+    def get_context_data(self, **kwargs):
+        return super().get_context_data(**host_keys_context(), **kwargs)
+
+
+class TrustHostKeyView(OperatorRequiredMixin, View):
+    def post(self, request, pk):
+        key = get_object_or_404(HostKey.objects.select_related("host"), pk=pk)
+        form = TrustKeyForm(request.POST)
+        if not form.is_valid():
+            messages.error(request, "Tick the box to confirm you compared the fingerprint; the key was not trusted.")
+        else:
+            try:
+                hostkeys.trust(key, request.user, confirm_fingerprint=form.cleaned_data["fingerprint"])
+                messages.success(request, f"{key.host.hostname}: {key.key_type} {key.fingerprint} is trusted.")
+            except hostkeys.FingerprintMismatch as exc:
+                messages.error(request, str(exc))
+        return redirect(safe_next(request) or reverse("health:host_keys"))
+
+
+def safe_next(request):
+    """The form's "next" page, if it is one of ours (never an open redirect)."""
+    target = request.POST.get("next", "")
+    if target and url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()},
+                                                  require_https=request.is_secure()):
+        return target
+    return None
+
+
+class KnownHostKeyView(OperatorRequiredMixin, View):
+    def post(self, request):
+        form = KnownKeyForm(request.POST)
+        if form.is_valid():
+            key = hostkeys.trust_public_key(form.cleaned_data["host"], form.cleaned_data["public_key"], request.user)
+            messages.success(request, f"{key.host.hostname}: {key.key_type} {key.fingerprint} is trusted.")
+            return redirect("health:host_keys")
+        return render(request, "health/host_keys.html", host_keys_context(known_form=form), status=400)
+
+
+class HostKeyDeleteView(AdminDeleteView):
+    model = HostKey
+    success_url = reverse_lazy("health:host_keys")
+
+
+# --- alerts ----------------------------------------------------------------------------
+
+
+class AlertListView(ViewerRequiredMixin, ListView):
+    template_name = "health/alerts.html"
+    paginate_by = 50
+    context_object_name = "alerts"
+
+    def get_queryset(self):
+        return Alert.objects.select_related("host").prefetch_related("deliveries__attempt_log")
+
+    def get_context_data(self, **kwargs):
+        context = super().get_context_data(**kwargs)
+        page = context["page_obj"]
+        context["page_range"] = page.paginator.get_elided_page_range(page.number) if page else []
+        return context
+
+
+# --- settings ----------------------------------------------------------------------------
+
+
+class SettingsView(ViewerRequiredMixin, TemplateView):
+    template_name = "health/settings.html"
+
+    def get_context_data(self, **kwargs):
+        return super().get_context_data(
+            schedules=CheckSchedule.objects.select_related("role", "host"),
+            port_checks=PortCheck.objects.select_related("role"),
+            credentials=SSHCredential.objects.prefetch_related("roles", "hosts"),
+            targets=AlertTarget.objects.all(),
+            detection=[
+                ("Suspect", "after the first round of checks that got no answer"),
+                ("Failed", f"after {conf.integer('HEALTH_FAILURE_THRESHOLD')} failed rounds within "
+                           f"{conf.number('HEALTH_FAILURE_WINDOW_SECONDS'):g} s"),
+                ("Recovered", f"after {conf.integer('HEALTH_RECOVERY_THRESHOLD')} successful rounds in a row"),
+                ("Flapping", f"more than {conf.integer('HEALTH_FLAP_THRESHOLD')} state changes in "
+                             f"{conf.number('HEALTH_FLAP_WINDOW_SECONDS'):g} s (alerts held back)"),
+                ("Liveness checks", ", ".join(sorted(conf.liveness_checks()))),
+                ("Suspect re-check", f"every {conf.number('HEALTH_SUSPECT_INTERVAL_SECONDS'):g} s at least"),
+                ("Concurrency", f"{conf.integer('HEALTH_SWEEP_CONCURRENCY')} checks at once"),
+                ("Timeouts", ", ".join(f"{c} {conf.check_timeout(c):g} s" for c in ("ssh", "metrics", "libvirt", "tcp", "bmc"))),
+            ],
+            **kwargs,
+        )
+
+
+def _config_views(model, form_class, name):
+    """Admin create/update/delete views of a settings object, all back to the settings page."""
+    common = {"model": model, "form_class": form_class, "success_url": SETTINGS_URL, "list_url": SETTINGS_URL,
+              "delete_url_name": f"health:{name}_delete"}
+    create = type(f"{model.__name__}CreateView", (AdminCreateView,), dict(common))
+    update = type(f"{model.__name__}UpdateView", (AdminUpdateView,), dict(common))
+    delete = type(f"{model.__name__}DeleteView", (AdminDeleteView,), {"model": model, "success_url": SETTINGS_URL})
+    return create, update, delete
+
+
+ScheduleCreateView, ScheduleUpdateView, ScheduleDeleteView = _config_views(CheckSchedule, CheckScheduleForm, "schedule")
+PortCheckCreateView, PortCheckUpdateView, PortCheckDeleteView = _config_views(PortCheck, PortCheckForm, "port_check")
+CredentialCreateView, CredentialUpdateView, CredentialDeleteView = _config_views(SSHCredential, SSHCredentialForm,
+                                                                                 "credential")
+AlertTargetCreateView, AlertTargetUpdateView, AlertTargetDeleteView = _config_views(AlertTarget, AlertTargetForm,
+                                                                                    "alert_target")
+
+
+# --- /metrics ------------------------------------------------------------------------------
+
+
+@method_decorator(login_not_required, name="dispatch")
+class MetricsView(View):
+    """Prometheus scrape endpoint: a bearer token (HEALTH_METRICS_TOKEN) or a client address
+    on HEALTH_METRICS_ALLOWED_IPS; anyone else gets 401 (no token sent) or 403."""
+
+    def get(self, request):
+        authorization = request.headers.get("Authorization", "")
+        if not prometheus.allowed(request.META.get("REMOTE_ADDR"), authorization):
+            if authorization:
+                return HttpResponse("Forbidden: wrong token\n", status=403, content_type="text/plain")
+            response = HttpResponse("Unauthorized: send Authorization: Bearer <token>\n", status=401,
+                                    content_type="text/plain")
+            response["WWW-Authenticate"] = 'Bearer realm="opsconsole metrics"'
+            return response
+        return HttpResponse(prometheus.render(), content_type=prometheus.CONTENT_TYPE)
