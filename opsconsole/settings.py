@@ -90,6 +90,7 @@ INSTALLED_APPS = [
     "hypervisors",
     "cloud",
     "health",
+    "migrations_tool",
 ]
 
 MIDDLEWARE = [

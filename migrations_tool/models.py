@@ -1,0 +1,1 @@
+"""Migration plans, waves and runs (assessment, EC2 rehost, RDS replatform)."""
