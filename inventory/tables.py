@@ -6,6 +6,7 @@ import django_tables2 as tables
 from django.utils.html import format_html, format_html_join
 
 from core.templatetags.console import tag_badge
+from health.tables import HealthColumn
 
 from .models import Host, Site
 
@@ -15,6 +16,7 @@ STATUS_BADGE = "{% load console %}{% status_badge record %}"
 class HostTable(tables.Table):
     hostname = tables.Column(linkify=True, attrs={"td": {"class": "fw-semibold"}})
     status = tables.TemplateColumn(STATUS_BADGE, order_by=("status",))
+    health = HealthColumn()
     role = tables.Column(accessor="role__name", verbose_name="Role", order_by=("role__name",))
     site = tables.Column(accessor="site__name", verbose_name="Site", order_by=("site__name",))
     rack_position = tables.Column(verbose_name="Rack / U", empty_values=(), order_by=("rack__name", "position"))
@@ -29,7 +31,7 @@ class HostTable(tables.Table):
         model = Host
         fields = ()
         sequence = (
-            "hostname", "status", "role", "site", "rack_position", "vendor_model",
+            "hostname", "status", "health", "role", "site", "rack_position", "vendor_model",
             "cpu_cores", "memory_mib", "mgmt_address", "owner", "tags",
         )  # fmt: skip
         attrs = {"id": "host-table", "class": "table table-sm table-hover align-middle mb-2"}

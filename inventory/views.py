@@ -40,7 +40,7 @@ def optional_url(name):
 
 def host_queryset():
     """Hosts with everything a list row or a detail header shows, in a fixed number of queries."""
-    return Host.objects.select_related("role__naming_scheme", "site", "rack__site").prefetch_related("tags")
+    return Host.objects.select_related("role__naming_scheme", "site", "rack__site", "health").prefetch_related("tags")
 
 
 def host_history(host, limit=HISTORY_SHOWN):

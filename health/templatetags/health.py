@@ -6,6 +6,7 @@
 from django import template
 from django.core.exceptions import ObjectDoesNotExist
 from django.utils.html import format_html
+from django.utils.safestring import mark_safe
 
 register = template.Library()
 
@@ -33,11 +34,11 @@ def health_badge(obj):
     """The health state as a badge; a healthy host with failing checks says how many."""
     health = health_of(obj)
     if health is None:
-        return format_html('<span class="badge text-bg-light border health-badge" data-health="unchecked" '
-                           'title="Not checked yet">not checked</span>')
+        return mark_safe('<span class="badge text-bg-light border health-badge" data-health="unchecked" '
+                         'title="Not checked yet">not checked</span>')
     extra = ""
     if health.flapping:
-        extra = format_html(' <span class="badge text-bg-warning health-flapping" title="Changes state too often; alerts held back">flapping</span>')
+        extra = mark_safe(' <span class="badge text-bg-warning health-flapping" title="Changes state too often; alerts held back">flapping</span>')
     elif health.state == "healthy" and health.failing_checks:
         count = len(health.failing_checks)
         extra = format_html(' <span class="badge text-bg-warning-subtle text-warning-emphasis" title="{}">{} failing</span>',

@@ -6,7 +6,9 @@ from auditlog.models import LogEntry
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
+from django.utils import timezone
 
+from health.models import HostHealth
 from inventory.models import Host, HostStatus, Interface, JournalEntry, NamingScheme, Rack, Role, Tag
 
 HTMX = {"HTTP_HX_REQUEST": "true"}
@@ -148,6 +150,8 @@ def make_hosts(count, site, rack, role, tags, start=0):
     through = Host.tags.through
     through.objects.bulk_create([through(host_id=h.pk, tag_id=t.pk) for h in hosts for t in tags])
     Interface.objects.bulk_create([Interface(host=h, name="eth0") for h in hosts])
+    # Half of them checked: the health column must not cost a query per row either way.
+    HostHealth.objects.bulk_create([HostHealth(host=h, state="healthy", since=timezone.now()) for h in hosts[::2]])
 
 
 def count_list_queries(client):
@@ -168,6 +172,21 @@ def test_host_list_query_count_does_not_grow_with_hosts(client, viewer, site, ap
     many, rows = count_list_queries(client)
     assert rows == 500
     assert many == few
+
+
+def test_host_list_shows_each_hosts_health(client, viewer, site, app_role):
+    sick, unchecked = (Host.objects.create(hostname=n, site=site, role=app_role, status="active") for n in ("marvin", "earth"))
+    HostHealth.objects.create(host=sick, state="failed", since=timezone.now())
+    html = logged_in(client, viewer).get(reverse("inventory:host_list")).content.decode()
+    rows = dict(re.findall(r'data-hostname="([^"]+)".*?data-health="([^"]+)"', html, re.S))
+    assert rows == {"earth": "unchecked", "marvin": "failed"}
+
+
+def test_host_detail_loads_the_health_panel(client, viewer, host):
+    html = logged_in(client, viewer).get(host.get_absolute_url()).content.decode()
+    assert f'hx-get="{reverse("health:host_panel", args=[host.pk])}"' in html
+    panel = client.get(reverse("health:host_panel", args=[host.pk]))
+    assert panel.status_code == 200 and b'id="health-panel"' in panel.content
 
 
 # --- detail ---------------------------------------------------------------------------
