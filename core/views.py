@@ -6,7 +6,7 @@ from django import forms
 from django.contrib import messages
 from django.contrib.auth import get_user_model
 from django.contrib.contenttypes.models import ContentType
-from django.db.models import Count
+from django.db.models import Count, Q
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils.http import urlencode
@@ -55,7 +55,10 @@ def host_counts_by(field_prefix):
 
 
 def recent_jobs():
-    return list(Job.objects.select_related("created_by")[:RECENT_JOBS])
+    """What people started and whatever went wrong: scheduled jobs (health sweeps every few
+    seconds, syncs) that succeeded would push everything else off the card."""
+    routine = Q(created_by__isnull=True, state=Job.State.SUCCEEDED)
+    return list(Job.objects.exclude(routine).select_related("created_by")[:RECENT_JOBS])
 
 
 class DashboardView(ViewerRequiredMixin, TemplateView):

@@ -110,6 +110,19 @@ def test_dashboard_shows_recent_jobs_with_progress_and_polls_while_running(clien
     assert "hx-trigger" not in partial and 'aria-valuenow="100"' in partial
 
 
+def test_dashboard_recent_jobs_leave_out_routine_scheduled_successes(client, viewer, operator):
+    def job(title, state, user=None):
+        made = create_job("health.sweep", title, user=user)
+        Job.objects.filter(pk=made.pk).update(state=state)
+
+    job("Scheduled sweep that worked", "succeeded")
+    job("Scheduled sweep that failed", "failed")
+    job("Sweep someone asked for", "succeeded", user=operator)
+    html = logged_in(client, viewer).get(reverse("dashboard")).content.decode()
+    assert "Scheduled sweep that worked" not in html
+    assert "Scheduled sweep that failed" in html and "Sweep someone asked for" in html
+
+
 def count_dashboard_queries(client):
     with CaptureQueriesContext(connection) as queries:
         assert client.get(reverse("dashboard")).status_code == 200
