@@ -116,6 +116,7 @@ lab-down:
 
 lab-demo: lab migrate demo
 	@$(STEP) "Registering the lab hypervisors and booting the demo guests" $(MANAGE) load_lab_demo
+	@$(STEP) "Health checks of the lab hosts (SSH credential, trusted host keys)" $(MANAGE) health_lab_setup
 
 run: static demo admin lab-demo
 	@echo
