@@ -8,18 +8,17 @@ Recommendations change nothing, so a viewer may ask for them."""
 from django.db import transaction
 from django.db.models import Count, IntegerField, OuterRef, Subquery
 from django.db.models.functions import Coalesce
-from django.urls import reverse
 from drf_spectacular.utils import extend_schema
-from rest_framework import generics, serializers, status, viewsets
+from rest_framework import generics, serializers, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import NotFound
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from core.api.accepted import JobAcceptedSerializer, job_accepted
 from core.api.audit import AuditedMixin, audited
 from core.api.views import ApiViewMixin
 from core.roles import Role
-from hypervisors.api.serializers import JobAcceptedSerializer  # the same 202 answer for every job
 
 from .. import tasks
 from ..models import CloudAccount, InstanceType, OnPremCostModel, SizingPolicy, UtilisationRecord
@@ -38,11 +37,6 @@ from .serializers import (
     SizingPolicySerializer,
     UtilisationRecordSerializer,
 )
-
-
-def accepted(job):
-    body = {"job": job.pk, "url": reverse("job-detail", args=[job.pk]), "state": job.state}
-    return Response(body, status=status.HTTP_202_ACCEPTED)
 
 
 def accounts_with_catalogue_size():
@@ -72,7 +66,7 @@ class CloudAccountViewSet(ApiViewMixin, AuditedMixin, viewsets.ModelViewSet):
         account = self.get_object()
         with transaction.atomic():
             job = tasks.start_connection_test(account, request.user)
-        return accepted(job)
+        return job_accepted(job)
 
     @extend_schema(request=None, responses={202: JobAcceptedSerializer})
     @action(detail=True, methods=["post"], url_path="refresh-instance-types", write_role=Role.OPERATOR)
@@ -81,7 +75,7 @@ class CloudAccountViewSet(ApiViewMixin, AuditedMixin, viewsets.ModelViewSet):
         account = self.get_object()
         with transaction.atomic():
             job = tasks.start_catalogue_refresh(account, request.user)
-        return accepted(job)
+        return job_accepted(job)
 
 
 class InstanceTypeViewSet(ApiViewMixin, viewsets.ReadOnlyModelViewSet):

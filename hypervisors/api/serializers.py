@@ -11,6 +11,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 from rest_framework.validators import UniqueValidator
 
+from core.api.accepted import JobAcceptedSerializer
 from core.api.serializers import CleanModelSerializer
 from inventory.models import Host, Role, Tag
 from inventory.validators import validate_dns_label
@@ -58,7 +59,7 @@ class HypervisorSerializer(CleanModelSerializer):
         model = Hypervisor
         fields = [
             "id", "name", "host", "host_status", "site", "uri", "credentials", "credentials_set",
-            "cpu_overcommit", "memory_overcommit", "shared_storage", "enabled", "connection", "last_seen",
+            "cpu_overcommit", "memory_overcommit", "shared_storage", "shared_storage_path", "enabled", "connection", "last_seen",
             "last_error", "libvirt_hostname", "cpus", "memory_mib", "libvirt_version", "usage",
         ]
         read_only_fields = ["connection", "last_seen", "last_error", "libvirt_hostname", "cpus", "memory_mib",
@@ -148,6 +149,15 @@ class DeleteSerializer(serializers.Serializer):
     delete_disks = serializers.BooleanField(default=False)
 
 
+class ForgetSerializer(serializers.Serializer):
+    confirm = serializers.CharField(help_text="The VM's name: forgetting a record is final")
+
+
+class ForgottenSerializer(serializers.Serializer):
+    forgotten = serializers.CharField(help_text="Name of the VM whose record was removed")
+    id = serializers.IntegerField()
+
+
 class CreateVMSerializer(serializers.Serializer):
     hypervisor = serializers.PrimaryKeyRelatedField(queryset=Hypervisor.objects.select_related("host"))
     role = serializers.SlugRelatedField(slug_field="slug", queryset=Role.objects.select_related("naming_scheme"),
@@ -187,12 +197,6 @@ class PolicyQuerySerializer(serializers.Serializer):
 
 
 # ----- action outputs ----------------------------------------------------------------
-class JobAcceptedSerializer(serializers.Serializer):
-    job = serializers.IntegerField(help_text="Id of the job doing the work")
-    url = serializers.CharField(help_text="Where to follow it: /api/jobs/<id>/")
-    state = serializers.CharField()
-
-
 class MigrationAcceptedSerializer(JobAcceptedSerializer):
     target = serializers.IntegerField(help_text="The hypervisor it moves to")
     target_name = serializers.CharField()

@@ -4,13 +4,13 @@ its request is checked at once (hypervisors.services.preflight) and answered 202
 the job to follow, or 400 saying why it cannot be done (409 while another job holds the VM)."""
 
 from django.db import transaction
-from django.urls import reverse
 from drf_spectacular.utils import OpenApiParameter, extend_schema
-from rest_framework import mixins, serializers, status, viewsets
+from rest_framework import mixins, serializers, viewsets
 from rest_framework.decorators import action
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from core.api.accepted import JobAcceptedSerializer, job_accepted, validated
 from core.api.audit import AuditedMixin
 from core.api.exceptions import Conflict
 from core.api.schema import VALIDATION_ERROR_SCHEMA, ErrorDetailSerializer
@@ -20,16 +20,17 @@ from core.roles import Role as ConsoleRole
 
 from .. import tasks
 from ..models import Hypervisor, VirtualMachine
-from ..services import capacity, maintenance, preflight
+from ..services import capacity, maintenance, preflight, records
 from ..services.locks import VMBusy
 from . import filters
 from .serializers import (
     CreateAcceptedSerializer,
     CreateVMSerializer,
     DeleteSerializer,
+    ForgetSerializer,
+    ForgottenSerializer,
     EvacuationPlanSerializer,
     HypervisorSerializer,
-    JobAcceptedSerializer,
     MaintenanceSerializer,
     MigrateSerializer,
     MigrationAcceptedSerializer,
@@ -49,14 +50,7 @@ def start_job(request, kind, title, task, subject, params, **extra):
     with transaction.atomic():
         job = create_job(kind, title, user=request.user, params=params, target=subject)
         enqueue(job, task)
-    body = {"job": job.pk, "url": reverse("job-detail", args=[job.pk]), "state": job.state, **extra}
-    return Response(body, status=status.HTTP_202_ACCEPTED)
-
-
-def validated(serializer_class, data):
-    serializer = serializer_class(data=data)
-    serializer.is_valid(raise_exception=True)
-    return serializer.validated_data
+    return job_accepted(job, **extra)
 
 
 class HypervisorsApiMixin(ApiViewMixin):
@@ -211,6 +205,17 @@ class VirtualMachineViewSet(HypervisorsApiMixin, AuditedMixin, mixins.ListModelM
         preflight.check_delete(vm, options["confirm"])
         return start_job(request, "hypervisors.delete_vm", f"Delete {vm.name}", tasks.delete_vm_job, vm,
                          {"vm_id": vm.pk, "delete_disks": options["delete_disks"]})
+
+    @extend_schema(request=ForgetSerializer, responses={200: ForgottenSerializer, 400: VALIDATION_ERROR_SCHEMA,
+                                                         409: ErrorDetailSerializer})
+    @action(detail=True, methods=["post"])
+    def forget(self, request, pk=None):
+        """Remove the record of a VM the sync found gone from libvirt (state `gone`), with
+        `confirm=<VM name>`. Refused (400) for any VM libvirt still has or may have."""
+        vm = self.get_object()
+        options = validated(ForgetSerializer, request.data)
+        name = records.forget_stale_vm(vm, options["confirm"], user=request.user)
+        return Response({"forgotten": name, "id": int(pk)})
 
     @extend_schema(request=CreateVMSerializer, responses={202: CreateAcceptedSerializer})
     @action(detail=False, methods=["post"], url_path="create", url_name="create")
