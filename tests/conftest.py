@@ -1,4 +1,5 @@
-"""Shared fixtures: users in each role, API clients, and a real Celery worker process."""
+"""Shared fixtures: users in each role, API clients, a real Celery worker process; the lab
+and the browser (tests/fixtures/)."""
 
 import os
 import subprocess
@@ -14,6 +15,10 @@ from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
 from inventory.models import Host, Rack, Role, Site
+
+# Session fixtures that any app's tests may need, defined once so a test process never
+# starts two of them: the libvirt lab and the headless browser.
+pytest_plugins = ["tests.fixtures.lab", "tests.fixtures.browser"]
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 

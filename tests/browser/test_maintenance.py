@@ -8,7 +8,7 @@ from django.urls import reverse
 from playwright.sync_api import expect
 
 from tests.browser.conftest import log_in
-from tests.hypervisors.conftest import lab, lab_hypervisors, start_guest, where_is  # noqa: F401
+from tests.hypervisors.conftest import start_guest, where_is
 
 pytestmark = [pytest.mark.browser, pytest.mark.lab, pytest.mark.worker, pytest.mark.django_db(transaction=True)]
 

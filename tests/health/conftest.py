@@ -12,7 +12,7 @@ from health.models import AlertTarget, SSHCredential
 from health.services import hostkeys
 from hypervisors.models import Hypervisor
 from inventory.models import Host, Role, Site
-from tests.hypervisors.conftest import LAB_NAMES, lab  # noqa: F401  the real lab, shared with the hypervisor tests
+from tests.hypervisors.conftest import LAB_NAMES
 
 
 @pytest.fixture(autouse=True)

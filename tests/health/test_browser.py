@@ -8,7 +8,7 @@ import pytest
 from django.utils import timezone
 
 from health.models import CheckResult, CheckStatus, HostHealth
-from tests.browser.conftest import browser, log_in, page  # noqa: F401  headless chromium
+from tests.browser.conftest import log_in
 
 pytestmark = pytest.mark.browser
 
