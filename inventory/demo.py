@@ -159,7 +159,9 @@ HOSTS = (
                  (90, K.NOTE, "Racked and powered as a spare: when a box dies, its job moves here."),
              ]),
     DemoHost("spare-02", None, HostStatus.SPARE, "R03", 31, 1, "Dell", "PowerEdge R640", 2, 20, 192,
-             APP_DISKS, "IT operations"),
+             APP_DISKS[:1] + [hdd(f"sd{c}", 2000) for c in "bcde"], "IT operations", journal=[
+                 (60, K.NOTE, "The big-disk spare: room for a mail or backup box's data when one of those dies."),
+             ]),
     DemoHost("hv1", "hypervisor", HostStatus.PLANNED, "R04", 10, 2, "Supermicro", "AS-2124US-TNRP", 2, 64, 1024,
              HV_DISKS, "Virtualisation team", journal=[
                  (14, K.NOTE, "Ordered with hv2 and hv3: why run a single app server on a machine whose capacity "
