@@ -27,7 +27,9 @@ BUILD_APT := gcc=gcc py-headers=python3-dev pkg-config=pkg-config dpkg:libvirt-d
 LAB_APT := libvirtd=libvirt-daemon,libvirt-clients dpkg:libvirt-daemon-driver-qemu=libvirt-daemon-driver-qemu \
 	qemu-system-x86_64=qemu-system-x86 qemu-img=qemu-utils unshare=util-linux ip=iproute2 tc=iproute2 \
 	dpkg:openssh-server=openssh-server ssh-keygen=openssh-client
-RUN_APT := py:ensurepip=python3-venv npm=nodejs,npm $(BUILD_APT) $(LAB_APT)
+# pg_dump/pg_restore: the RDS replatform moves databases with them (cloud.services.rds_replatform).
+RUN_APT := py:ensurepip=python3-venv npm=nodejs,npm pg_dump=postgresql-client pg_restore=postgresql-client \
+	$(BUILD_APT) $(LAB_APT)
 TEST_APT := chromium=chromium $(LAB_APT)
 
 # make test: PostgreSQL + Redis in the first pass, SQLite + RabbitMQ in the second.

@@ -6,6 +6,7 @@ by `manage.py refresh_prices` (see cloud.services.prices).
 """
 
 from decimal import Decimal
+from urllib.parse import urlsplit
 
 from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator, RegexValidator, URLValidator
@@ -17,6 +18,8 @@ from django.utils import timezone
 from core.crypto import EncryptedTextField
 from hypervisors.models import VirtualMachine
 from inventory.models import Host, Role
+
+from . import conf
 
 REGION_VALIDATOR = RegexValidator(
     r"^[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-[0-9]{1,2}$", "Enter an AWS region code such as us-east-1 or eu-west-1."
@@ -71,6 +74,18 @@ class CloudAccount(models.Model):
     @property
     def uses_real_aws(self):
         return not self.endpoint_url
+
+    @property
+    def embedded_rds_endpoint(self):
+        """Where this embedded account's RDS instances keep their data (moto has no data
+        plane): a database on the local PostgreSQL server, see cloud.services.rds_replatform."""
+        if not self.is_embedded:
+            return ""
+        server, prefix = conf.rds_local_server()
+        parts = urlsplit(server)
+        if parts.password:  # never shown
+            server = server.replace(f":{parts.password}@", ":***@", 1)
+        return f"{server}/{prefix}<identifier>"
 
     def clean(self):
         if self.auth_mode == self.AuthMode.KEYS:
@@ -250,3 +265,131 @@ class UtilisationRecord(models.Model):
         if self.max_cpu_percent is not None and self.p95_cpu_percent is not None \
                 and self.max_cpu_percent < self.p95_cpu_percent:
             raise ValidationError({"max_cpu_percent": "The maximum cannot be below the 95th percentile."})
+
+
+class DiskReplication(models.Model):
+    """One disk being copied to EBS block by block (cloud.services.replication).
+
+    Each pass is a snapshot (ReplicationSnapshot): the first holds every non-zero block,
+    the next ones only what changed, with the previous as parent. Which snapshot holds
+    each block, and its SHA-256, is the block map (ReplicatedBlock rows), written as
+    blocks are acknowledged so an interrupted pass resumes where it stopped.
+    """
+
+    class Format(models.TextChoices):
+        RAW = "raw", "raw"
+        QCOW2 = "qcow2", "qcow2"
+
+    class State(models.TextChoices):
+        NEW = "new", "Not started"
+        REPLICATING = "replicating", "Replicating"
+        REPLICATED = "replicated", "Replicated"
+        INTERRUPTED = "interrupted", "Interrupted (resumable)"
+        FAILED = "failed", "Failed (resumable)"
+
+    account = models.ForeignKey(CloudAccount, on_delete=models.PROTECT, related_name="replications")
+    name = models.CharField(max_length=200, blank=True)
+    source_path = models.CharField(max_length=1000)
+    source_format = models.CharField(max_length=8, choices=Format.choices, default=Format.RAW)
+    size_bytes = models.BigIntegerField(help_text="Virtual size of the disk")
+    block_size = models.PositiveIntegerField(default=512 * 1024)
+    state = models.CharField(max_length=16, choices=State.choices, default=State.NEW)
+    # The current (or last) pass: what it has to send and what it sent.
+    bytes_total = models.BigIntegerField(default=0)
+    bytes_sent = models.BigIntegerField(default=0)
+    blocks_total = models.PositiveIntegerField(default=0)
+    blocks_sent = models.PositiveIntegerField(default=0)
+    throughput_mbps = models.FloatField(default=0, help_text="MB/s (10^6 bytes) of block data in the last pass")
+    last_error = models.TextField(blank=True)
+    ami_id = models.CharField("AMI id", max_length=64, blank=True)
+    last_replicated_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self):
+        return self.name or self.source_path
+
+    @property
+    def backlog_bytes(self):
+        """Bytes of the current pass not yet sent."""
+        return max(0, self.bytes_total - self.bytes_sent)
+
+    @property
+    def stalled(self):
+        """A pass that shows no progress any more: its worker died or hangs."""
+        return self.state == self.State.REPLICATING and self.updated_at is not None and \
+            (timezone.now() - self.updated_at).total_seconds() > conf.replication_stale_after()
+
+    @property
+    def snapshot_chain(self):
+        """Ids of the completed snapshots, oldest first."""
+        return [s.snapshot_id for s in self.snapshots.all() if s.state == ReplicationSnapshot.State.COMPLETED]
+
+    @property
+    def latest_snapshot_id(self):
+        chain = self.snapshot_chain
+        return chain[-1] if chain else ""
+
+
+class ReplicationSnapshot(models.Model):
+    """One pass of a replication: an EBS snapshot, pending until every block is in."""
+
+    class State(models.TextChoices):
+        PENDING = "pending", "Pending"
+        COMPLETED = "completed", "Completed"
+
+    replication = models.ForeignKey(DiskReplication, on_delete=models.CASCADE, related_name="snapshots")
+    generation = models.PositiveIntegerField(help_text="1 for the full copy, then 2, 3… for each incremental")
+    snapshot_id = models.CharField(max_length=64)
+    parent_snapshot_id = models.CharField(max_length=64, blank=True)
+    state = models.CharField(max_length=16, choices=State.choices, default=State.PENDING)
+    started_at = models.DateTimeField(default=timezone.now)
+    completed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["replication", "generation"]
+        constraints = [models.UniqueConstraint(fields=["replication", "generation"], name="replication_generation_unique")]
+
+    def __str__(self):
+        return self.snapshot_id
+
+
+class ReplicatedBlock(models.Model):
+    """The block map, one row per block a snapshot holds: its index (in blocks of the
+    replication's block size) and the SHA-256 of what was sent (32 raw bytes). A
+    block's current copy is in the newest snapshot that has a row for it."""
+
+    snapshot = models.ForeignKey(ReplicationSnapshot, on_delete=models.CASCADE, related_name="blocks")
+    index = models.PositiveIntegerField()
+    sha256 = models.BinaryField(max_length=32)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["snapshot", "index"], name="replicated_block_unique")]
+
+    def __str__(self):
+        return f"{self.snapshot_id}#{self.index}"
+
+
+class RdsDatabase(models.Model):
+    """An RDS instance this product created (cloud.services.rds_replatform), with the
+    master password it chose, kept encrypted so the data can be copied and checked."""
+
+    account = models.ForeignKey(CloudAccount, on_delete=models.PROTECT, related_name="rds_databases")
+    identifier = models.CharField(max_length=63)
+    engine = models.CharField(max_length=32, default="postgres")
+    db_class = models.CharField("DB instance class", max_length=64)
+    storage_gb = models.PositiveIntegerField()
+    master_username = models.CharField(max_length=63, default="opsconsole")
+    master_password = EncryptedTextField(blank=True)
+    database_name = models.CharField(max_length=63, default="postgres")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["identifier"]
+        constraints = [models.UniqueConstraint(fields=["account", "identifier"], name="rds_database_unique_per_account")]
+
+    def __str__(self):
+        return self.identifier

@@ -1,7 +1,7 @@
 import django_filters
 from django import forms
 
-from ..models import CloudAccount, InstanceType, OnPremCostModel, UtilisationRecord
+from ..models import CloudAccount, DiskReplication, InstanceType, OnPremCostModel, UtilisationRecord
 
 ANY_YES_NO = [("", "Any"), ("true", "Yes"), ("false", "No")]
 
@@ -48,3 +48,12 @@ class UtilisationFilterSet(django_filters.FilterSet):
     class Meta:
         model = UtilisationRecord
         fields = ["host", "vm", "source"]
+
+
+class DiskReplicationFilterSet(django_filters.FilterSet):
+    q = django_filters.CharFilter(field_name="name", lookup_expr="icontains", label="Search")
+    state = django_filters.ChoiceFilter(choices=DiskReplication.State.choices)
+
+    class Meta:
+        model = DiskReplication
+        fields = ["q", "account", "state"]

@@ -8,7 +8,7 @@ from core.api.serializers import CleanModelSerializer
 from hypervisors.models import VirtualMachine
 from inventory.models import Host, Role
 
-from ..models import CloudAccount, InstanceType, OnPremCostModel, SizingPolicy, UtilisationRecord
+from ..models import CloudAccount, DiskReplication, InstanceType, OnPremCostModel, SizingPolicy, UtilisationRecord
 from ..services.sizing import ACTIONS
 
 MAX_WORKLOADS = 10000
@@ -238,3 +238,19 @@ class PriceQuerySerializer(serializers.Serializer):
     region = serializers.RegexField(r"^[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-[0-9]{1,2}$", default="us-east-1")
     family = serializers.CharField(required=False, max_length=32, help_text="Only this EC2 family (m7i, db.m5…)")
     engine = serializers.ChoiceField(choices=SizingPolicy.Engine.choices, required=False)
+
+
+class DiskReplicationSerializer(serializers.ModelSerializer):
+    """A disk being replicated to EBS: the current (or last) pass and the snapshot chain."""
+
+    backlog_bytes = serializers.IntegerField(read_only=True, help_text="Bytes of the current pass not yet sent")
+    snapshot_chain = serializers.ListField(child=serializers.CharField(), read_only=True,
+                                           help_text="Completed snapshot ids, oldest first")
+    stalled = serializers.BooleanField(read_only=True, help_text="Replicating, but no progress for a while")
+
+    class Meta:
+        model = DiskReplication
+        fields = ["id", "account", "name", "source_path", "source_format", "size_bytes", "block_size", "state",
+                  "bytes_total", "bytes_sent", "backlog_bytes", "blocks_total", "blocks_sent", "throughput_mbps",
+                  "stalled", "snapshot_chain", "ami_id", "last_error", "last_replicated_at", "created_at", "updated_at"]
+        read_only_fields = fields

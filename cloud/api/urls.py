@@ -9,6 +9,7 @@ router.register("accounts", views.CloudAccountViewSet, basename="cloud-account")
 router.register("instance-types", views.InstanceTypeViewSet, basename="instance-type")
 router.register("onprem-cost-models", views.OnPremCostModelViewSet, basename="onprem-cost-model")
 router.register("utilisation", views.UtilisationViewSet, basename="utilisation")
+router.register("replications", views.DiskReplicationViewSet, basename="disk-replication")
 
 urlpatterns = [
     path("prices/", views.PriceTableView.as_view(), name="cloud-prices"),

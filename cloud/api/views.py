@@ -21,13 +21,14 @@ from core.api.views import ApiViewMixin
 from core.roles import Role
 
 from .. import tasks
-from ..models import CloudAccount, InstanceType, OnPremCostModel, SizingPolicy, UtilisationRecord
+from ..models import CloudAccount, DiskReplication, InstanceType, OnPremCostModel, SizingPolicy, UtilisationRecord
 from ..services import prices as price_service
 from ..services.recommendations import recommend
 from ..services.workloads import load_workloads
 from . import filters
 from .serializers import (
     CloudAccountSerializer,
+    DiskReplicationSerializer,
     InstanceTypeSerializer,
     OnPremCostModelSerializer,
     PriceQuerySerializer,
@@ -85,6 +86,18 @@ class InstanceTypeViewSet(ApiViewMixin, viewsets.ReadOnlyModelViewSet):
     serializer_class = InstanceTypeSerializer
     filterset_class = filters.InstanceTypeFilterSet
     ordering_fields = ["name", "vcpus", "memory_mib", "family", "region"]
+    lookup_value_regex = r"[0-9]+"
+
+
+class DiskReplicationViewSet(ApiViewMixin, viewsets.ReadOnlyModelViewSet):
+    """Disks replicated to EBS by block (cloud.services.replication): state, bytes sent and
+    left, throughput, snapshot chain. Migration runs start and drive them."""
+
+    queryset = DiskReplication.objects.prefetch_related("snapshots")
+    serializer_class = DiskReplicationSerializer
+    filterset_class = filters.DiskReplicationFilterSet
+    ordering_fields = ["created_at", "updated_at", "name", "state"]
+    ordering = ["-created_at"]
     lookup_value_regex = r"[0-9]+"
 
 

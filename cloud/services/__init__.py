@@ -28,4 +28,19 @@ Sizing and cost, all at once (recommendations):
 
 or piece by piece: sizing.Sizer(prices, policy=None, catalogue=None).recommend(workload, utilisation=None)
 and cost.monthly_estimate(recommendation, prices, cost.CostModels.load()).
+
+Rehost by block replication through the EBS direct APIs (replication; details in its docstring):
+    start_replication(account, disk_path, *, source_format=None, name="") -> DiskReplication
+    replicate(replication, recorder=None, *, workers=None, take_over=False) -> snapshot id (full, then incremental)
+    verify(replication, recorder=None, *, against_source=False) -> VerificationReport (.ok)
+    register_image(replication) -> ami id
+    launch_instance(account, ami_id, instance_type, *, subnet, security_group, key_name, tags) -> (id, private ip)
+    stop_instance / terminate_instance(account, instance_id)
+    upsert_dns(account, zone, name, address) -> previous address or None; delete_dns(account, zone, name)
+
+Replatform a database to RDS with its data (rds_replatform):
+    create_instance(account, identifier, db_class, engine, storage_gb, ...) -> RdsDatabase
+    wait_available(account, identifier, timeout); endpoint_dsn(account, identifier) -> dsn
+    copy_data(source_dsn, target_dsn, recorder=None) ; verify(source_dsn, target_dsn) -> {"ok", "tables", ...}
+    set_read_only(dsn, on, *, terminate_sessions=False); is_read_only(dsn); delete_instance(account, identifier)
 """
