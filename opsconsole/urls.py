@@ -11,6 +11,7 @@ api_patterns = [
     path("hypervisors/", include("hypervisors.api.urls")),
     path("cloud/", include("cloud.api.urls")),
     path("health/", include("health.api.urls")),
+    path("migrations/", include("migrations_tool.api.urls")),
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
     path("docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
     path("redoc/", SpectacularRedocView.as_view(url_name="schema"), name="api-redoc"),
@@ -25,6 +26,7 @@ urlpatterns = [
     path("hypervisors/", include("hypervisors.urls")),
     path("cloud/", include("cloud.urls")),
     path("health/", include("health.urls")),
+    path("migrations/", include("migrations_tool.urls")),
     path("metrics", HealthMetricsView.as_view(), name="metrics"),
     path("", include("core.urls")),
 ]

@@ -17,8 +17,8 @@ from rest_framework.test import APIClient
 from inventory.models import Host, Rack, Role, Site
 
 # Session fixtures that any app's tests may need, defined once so a test process never
-# starts two of them: the libvirt lab and the headless browser.
-pytest_plugins = ["tests.fixtures.lab", "tests.fixtures.browser"]
+# starts two of them: the libvirt lab, the headless browser and the embedded cloud.
+pytest_plugins = ["tests.fixtures.lab", "tests.fixtures.browser", "tests.fixtures.cloud"]
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 

@@ -1,0 +1,1 @@
+"""migrations_tool operations: assessment, dependencies and waves, plans, runs and their steps."""

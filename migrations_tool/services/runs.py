@@ -1,0 +1,302 @@
+"""Runs: start one, execute its steps on a worker, and the operator's controls (pause,
+resume, cancel, sync, test cutover, cutover, rollback).
+
+Each control that executes steps appends them to the run and queues one Job
+(kind "migrations.run") that executes every pending step in order. A run has at most
+one such job at a time. A worker that dies mid-step leaves the step "running": the
+redelivered task (acks late) or a resume puts it back to pending and executes it again
+from its checkpoint.
+
+    run = start_run(plan, user)                 # the job is queued on commit
+    execute(run, job, recorder)                 # the task body
+    request(run, "pause" | "cancel"); resume(run, user); add_action(run, "cutover", user)
+"""
+
+import traceback
+from datetime import timedelta
+
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.db.models import Max
+from django.utils import timezone
+
+from core import jobs
+from core.jobs import JobCancelled
+from core.models import Job
+
+from ..models import MigrationPlan, PlannedWorkload, Run, RunStep, StepState
+from . import executors, steps
+from .plans import readiness
+from .waves import ordered_workloads
+
+RUN_JOB = "migrations.run"
+ACTIONS = tuple(executors.ACTION_STEPS)
+# Which workloads an action applies to, by status.
+ACTION_NEEDS = {
+    "sync": {PlannedWorkload.Status.READY_FOR_CUTOVER},
+    "test_cutover": {PlannedWorkload.Status.READY_FOR_CUTOVER},
+    "cutover": {PlannedWorkload.Status.READY_FOR_CUTOVER},
+    "rollback": {PlannedWorkload.Status.MIGRATED, PlannedWorkload.Status.READY_FOR_CUTOVER,
+                 PlannedWorkload.Status.MIGRATING, PlannedWorkload.Status.FAILED},
+    "finalize": {PlannedWorkload.Status.MIGRATED},
+}
+
+
+class RunRefused(Exception):
+    """The control does not apply to the run as it is; nothing changed."""
+
+
+# --- starting -------------------------------------------------------------------------------------
+
+
+def start_run(plan, user=None, wave=None):
+    """A Run of the plan (or one wave) with the first steps of every moving workload, and
+    its job queued. Raises ValidationError (non_field_errors) when the plan is not ready."""
+    problems = readiness(plan)
+    if problems:
+        raise ValidationError({"non_field_errors": problems})
+    if plan.runs.filter(state__in=[*Run.ACTIVE_STATES, Run.State.PAUSED, Run.State.WAITING]).exists():
+        raise ValidationError({"non_field_errors": ["The plan already has a run in progress: finish it first."]})
+    with transaction.atomic():
+        run = Run.objects.create(plan=plan, wave=wave, created_by=_user(user))
+        workloads = [w for w in ordered_workloads(plan, wave) if w.strategy in executors.STEPS]
+        _append(run, [(w, kind) for w in workloads for kind in executors.STEPS[w.strategy]])
+        MigrationPlan.objects.filter(pk=plan.pk).update(status=MigrationPlan.Status.RUNNING)
+        _queue(run, user, f"Migration run #{run.pk} of {plan.name}")
+    return run
+
+
+def _user(user):
+    return user if user is not None and user.is_authenticated else None
+
+
+def _append(run, pairs):
+    start = (run.steps.aggregate(top=Max("position"))["top"] or 0) + 1
+    RunStep.objects.bulk_create([RunStep(run=run, workload=w, kind=kind, position=start + i,
+                                         message=executors.TITLES[kind]) for i, (w, kind) in enumerate(pairs)])
+
+
+def _queue(run, user, title):
+    from ..tasks import run_job
+
+    job = jobs.create_job(RUN_JOB, title, user=user, params={"run_id": run.pk}, target=run.plan)
+    Run.objects.filter(pk=run.pk).update(job=job, state=Run.State.PENDING, control=Run.Control.NONE, message="")
+    run.refresh_from_db()
+    jobs.enqueue(job, run_job)
+    return job
+
+
+# --- executing (the task body) ------------------------------------------------------------------
+
+
+def execute(run, job, recorder):
+    """Execute the run's pending steps in order. A step left running by a dead worker
+    runs again from its checkpoint."""
+    if run.job_id != job.pk:
+        recorder.log(f"Run #{run.pk} is now driven by job #{run.job_id}; this one stops")
+        return {"superseded_by": run.job_id}
+    Run.objects.filter(pk=run.pk).update(state=Run.State.RUNNING)
+    for stale in run.steps.filter(state=StepState.RUNNING):
+        recorder.log(f"{stale.workload.name} · {stale.kind}: resumed from its checkpoint {stale.checkpoint or '{}'}")
+        steps.transition(stale, StepState.PENDING)
+    todo = list(run.steps.filter(state=StepState.PENDING).select_related("workload__plan__account", "run"))
+    for index, step in enumerate(todo):
+        control = Run.objects.filter(pk=run.pk).values_list("control", flat=True).get()
+        if control:
+            return _stop(run, control, todo[index:], recorder)
+        recorder.log(f"{step.workload.name}: {executors.TITLES[step.kind]}")
+        steps.transition(step, StepState.RUNNING, error="")
+        overall = (100 * index // len(todo), 100 * (index + 1) // len(todo))
+        step_recorder = steps.StepRecorder(step, recorder, overall)
+        try:
+            outcome = executors.EXECUTORS[step.kind](step, step_recorder) or {}
+        except steps.Superseded:
+            recorder.log(f"{step.workload.name} · {step.kind}: taken over by another job; this one stops")
+            raise
+        except Exception as exc:  # noqa: BLE001 - every failure lands on the step and the run
+            control = Run.objects.filter(pk=run.pk).values_list("control", flat=True).get()
+            if control or isinstance(exc, JobCancelled):
+                return _stop(run, control or Run.Control.CANCEL, todo[index:], recorder, interrupted=step)
+            return _fail(run, step, exc, recorder)
+        steps.transition(step, StepState.DONE, progress=100, checkpoint={**step.checkpoint, "outcome": outcome})
+        status = executors.STATUS_AFTER.get(step.kind)
+        if status:
+            PlannedWorkload.objects.filter(pk=step.workload_id).update(status=status)
+    return _settle(run, recorder)
+
+
+def _stop(run, control, left, recorder, interrupted=None):
+    """Pause (steps back to pending, checkpoints kept) or cancel (steps cancelled)."""
+    if interrupted is not None:
+        interrupted.refresh_from_db()
+        steps.transition(interrupted, StepState.PENDING if control == Run.Control.PAUSE else StepState.CANCELLED)
+    if control == Run.Control.PAUSE:
+        Run.objects.filter(pk=run.pk).update(state=Run.State.PAUSED, control="", message="Paused by an operator")
+        recorder.log("Paused: resume to go on from here")
+        return {"paused": True}
+    for step in left:
+        step.refresh_from_db()
+        if step.state == StepState.PENDING:
+            steps.transition(step, StepState.CANCELLED)
+    Run.objects.filter(pk=run.pk).update(state=Run.State.CANCELLED, control="", finished_at=timezone.now(),
+                                         message="Cancelled by an operator: sources not cut over keep running")
+    recorder.log("Cancelled: no further steps; the sources not yet cut over keep running")
+    return {"cancelled": True}
+
+
+def _fail(run, step, exc, recorder):
+    steps.transition(step, StepState.FAILED, error=traceback.format_exc()[-5000:], message=str(exc)[:300])
+    PlannedWorkload.objects.filter(pk=step.workload_id).exclude(status=PlannedWorkload.Status.MIGRATED).update(
+        status=PlannedWorkload.Status.FAILED)
+    Run.objects.filter(pk=run.pk).update(state=Run.State.FAILED, message=f"{step.workload.name}: {exc}"[:300])
+    recorder.log(f"{step.workload.name} · {step.kind} failed: {exc}. Fix the cause and resume (the step starts "
+                 f"again from its checkpoint), or roll back.")
+    raise steps.StepFailed(f"{step.workload.name}: {executors.TITLES[step.kind]} failed: {exc}") from exc
+
+
+def _settle(run, recorder):
+    """After the last step: waiting for a cutover, rolled back, or done."""
+    workloads = PlannedWorkload.objects.filter(steps__run=run).distinct()
+    statuses = set(workloads.values_list("status", flat=True))
+    if PlannedWorkload.Status.READY_FOR_CUTOVER in statuses:
+        state, message = Run.State.WAITING, "Replicated: test, then cut over (or roll back)"
+    elif statuses and statuses <= {PlannedWorkload.Status.ROLLED_BACK}:
+        state, message = Run.State.ROLLED_BACK, "Rolled back: every source runs again"
+    else:
+        state, message = Run.State.DONE, "Every workload moved"
+    Run.objects.filter(pk=run.pk).update(state=state, message=message,
+                                         finished_at=None if state == Run.State.WAITING else timezone.now())
+    if state == Run.State.DONE:
+        MigrationPlan.objects.filter(pk=run.plan_id).update(status=MigrationPlan.Status.DONE)
+    recorder.log(message)
+    return {"state": state}
+
+
+# --- the operator's controls ---------------------------------------------------------------------
+
+
+def request(run, control):
+    """Ask a running run to pause or cancel (it stops at the next step or progress report).
+    A run that is not running is cancelled at once."""
+    if control not in (Run.Control.PAUSE, Run.Control.CANCEL):
+        raise RunRefused(f"Unknown control {control!r}.")
+    if run.state in Run.ACTIVE_STATES:
+        Run.objects.filter(pk=run.pk).update(control=control)
+        if run.job_id and run.job.state == run.job.State.PENDING:  # not started: stop it now
+            jobs.request_cancel(run.job)
+            return _stop_idle(run, control)
+        run.refresh_from_db()
+        return run
+    if control == Run.Control.CANCEL and run.state in (Run.State.PAUSED, Run.State.WAITING, Run.State.FAILED):
+        return _stop_idle(run, control)
+    raise RunRefused(f"Run #{run.pk} is {run.get_state_display().lower()}: there is nothing to "
+                     f"{'pause' if control == Run.Control.PAUSE else 'cancel'}.")
+
+
+def _stop_idle(run, control):
+    left = list(run.steps.filter(state=StepState.PENDING))
+    _stop(run, control, left, _NullRecorder(run))
+    run.refresh_from_db()
+    return run
+
+
+class _NullRecorder:
+    def __init__(self, run):
+        self.run = run
+
+    def log(self, line):
+        if self.run.job_id:
+            jobs.JobRecorder(self.run.job).log(line)
+
+
+def resume(run, user=None, take_over=False):
+    """Go on after a pause or a failure (failed and interrupted steps start again from their
+    checkpoints), or after a worker died: its job ended, or (take_over) it stopped
+    reporting and an operator takes the run over; the old job, should its worker still
+    live, stops at its next report (steps.Superseded)."""
+    dead = run.state in Run.ACTIVE_STATES and (run.job is None or run.job.is_finished or take_over)
+    if run.state not in (Run.State.PAUSED, Run.State.FAILED) and not dead:
+        hint = " (take it over if its worker died)" if run.state in Run.ACTIVE_STATES else ""
+        raise RunRefused(f"Run #{run.pk} is {run.get_state_display().lower()}; only a paused or failed run "
+                         f"resumes{hint}.")
+    with transaction.atomic():
+        if run.job is not None and not run.job.is_finished:
+            Job.objects.filter(pk=run.job_id).update(state=Job.State.FAILED, finished_at=timezone.now(),
+                                                     message="Taken over by a new job: its worker stopped reporting")
+        again = list(run.steps.filter(state__in=[StepState.FAILED, StepState.RUNNING]).select_related("workload"))
+        for step in again:
+            steps.transition(step, StepState.PENDING)
+        PlannedWorkload.objects.filter(steps__run=run, status=PlannedWorkload.Status.FAILED).update(
+            status=PlannedWorkload.Status.MIGRATING)
+        job = _queue(run, user, f"Migration run #{run.pk} of {run.plan.name} (resumed)")
+        for step in again:
+            jobs.JobRecorder(job).log(f"{step.workload.name} · {step.kind}: resumed from its checkpoint "
+                                      f"{step.checkpoint or '{}'}")
+    return run
+
+
+def add_action(run, action, user=None, workload_ids=None):
+    """Sync, test cutover, cutover or rollback: append the action's steps for every
+    workload it applies to (or those given) and queue the run's job."""
+    if action not in ACTIONS:
+        raise RunRefused(f"Unknown action {action!r}; one of {', '.join(ACTIONS)}.")
+    if run.state in (*Run.ACTIVE_STATES, Run.State.PAUSED):
+        raise RunRefused(f"Run #{run.pk} is {run.get_state_display().lower()}: wait for it, or cancel it first.")
+    if action == "finalize" and run.state != Run.State.DONE:
+        raise RunRefused(f"Run #{run.pk} is {run.get_state_display().lower()}: finalize a run once it is done.")
+    if action not in ("rollback", "finalize") and run.state != Run.State.WAITING:
+        raise RunRefused(f"Run #{run.pk} is {run.get_state_display().lower()}: {action.replace('_', ' ')} needs "
+                         f"replicated workloads waiting for cutover.")
+    chosen = _workloads_for(run, action, workload_ids)
+    if not chosen:
+        raise RunRefused(f"No workload of run #{run.pk} can take a {action.replace('_', ' ')} now.")
+    with transaction.atomic():
+        _append(run, [(w, kind) for w in chosen for kind in executors.ACTION_STEPS[action][w.strategy]])
+        if action == "rollback":  # what was still to do is not done any more
+            undo = {kind for kinds in executors.ACTION_STEPS["rollback"].values() for kind in kinds}
+            run.steps.filter(state=StepState.PENDING).exclude(kind__in=undo).update(
+                state=StepState.CANCELLED, finished_at=timezone.now())
+        Run.objects.filter(pk=run.pk).update(finished_at=None)
+        _queue(run, user, f"{action.replace('_', ' ').capitalize()} of run #{run.pk} ({run.plan.name})")
+    return run
+
+
+def _workloads_for(run, action, workload_ids):
+    workloads = PlannedWorkload.objects.filter(steps__run=run).distinct().select_related("plan")
+    if workload_ids:
+        workloads = workloads.filter(pk__in=workload_ids)
+    return [w for w in workloads.order_by("wave__number", "name")
+            if w.strategy in executors.ACTION_STEPS[action] and w.status in ACTION_NEEDS[action]]
+
+
+SILENT_AFTER = timedelta(minutes=2)
+
+
+def is_silent(run, now=None):
+    """Whether a running run has reported nothing for a while (its worker may have died)."""
+    if run.state not in Run.ACTIVE_STATES or run.job is None or run.job.state != Job.State.RUNNING:
+        return False
+    last = run.steps.aggregate(last=Max("updated_at"))["last"] or run.job.started_at or run.created_at
+    return (now or timezone.now()) - last > SILENT_AFTER
+
+
+def run_jobs(run):
+    """Every job that executed the run (start, resumes, actions), oldest first."""
+    return Job.objects.filter(kind=RUN_JOB, params__run_id=run.pk).order_by("created_at", "id")
+
+
+def run_log(run):
+    """The log of the whole run: each of its jobs' logs, under the job's title."""
+    return "\n".join(f"— {job.title} (job #{job.pk}, {job.state})\n{job.log}" for job in run_jobs(run))
+
+
+def progress_of(run):
+    """Per workload: its steps and the share of them done (for the run page and the API)."""
+    rows = {}
+    for step in run.steps.select_related("workload").order_by("position"):
+        row = rows.setdefault(step.workload_id, {"workload": step.workload, "steps": [], "done": 0})
+        row["steps"].append(step)
+        row["done"] += step.progress if step.state != StepState.CANCELLED else 100
+    for row in rows.values():
+        row["percent"] = row["done"] // max(1, len(row["steps"]))
+    return list(rows.values())

@@ -1,0 +1,15 @@
+"""Thin Celery wrappers: load the run from the Job, execute its steps."""
+
+from celery import shared_task
+
+from core.jobs import job_task
+
+from .models import Run
+from .services import runs
+
+
+@shared_task(name="migrations_tool.run")
+@job_task
+def run_job(job, recorder):
+    run = Run.objects.select_related("plan").get(pk=job.params["run_id"])
+    return runs.execute(run, job, recorder)
