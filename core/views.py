@@ -14,6 +14,8 @@ from django.views import View
 from django.views.generic import DetailView, ListView, TemplateView
 from django_tables2 import SingleTableView
 
+from hypervisors.services.capacity import site_usage
+from hypervisors.tables import site_bars
 from inventory.models import Host, HostStatus, Rack, Site
 
 from .jobs import request_cancel
@@ -77,6 +79,7 @@ class DashboardView(ViewerRequiredMixin, TemplateView):
                 [(s.value, s.label, by_status.get(s.value, 0)) for s in HostStatus], "status", STATUS_COLOURS
             ),
             role_bars=bar_rows(host_counts_by("role"), "role"),
+            capacity_sites=site_bars(site_usage()),
             site_bars=bar_rows(host_counts_by("site"), "site"),
             failed_hosts=failed.order_by("-updated_at")[:FAILED_HOSTS_SHOWN],
             failed_total=by_status.get(HostStatus.FAILED, 0),
@@ -120,15 +123,27 @@ class JobListView(ViewerRequiredMixin, SingleTableView):
         return context
 
 
-class JobDetailView(ViewerRequiredMixin, DetailView):
+def job_steps(job):
+    """The job's child jobs (an evacuation's migrations, an HA restart's VMs), oldest
+    first, and how many of them finished: one query whatever their number."""
+    children = list(job.children.order_by("created_at", "id"))
+    return {"children": children, "children_finished": sum(child.is_finished for child in children)}
+
+
+class JobStepsMixin:
+    def get_context_data(self, **kwargs):
+        return super().get_context_data(**job_steps(self.object), **kwargs)
+
+
+class JobDetailView(ViewerRequiredMixin, JobStepsMixin, DetailView):
     model = Job
     template_name = "core/job_detail.html"
     queryset = Job.objects.select_related("created_by", "target_type")
 
 
-class JobProgressView(ViewerRequiredMixin, DetailView):
-    """The live part of a job page (progress, message, state, log), polled by HTMX
-    every second until the job is finished."""
+class JobProgressView(ViewerRequiredMixin, JobStepsMixin, DetailView):
+    """The live part of a job page (progress, message, state, its steps' bars, log),
+    polled by HTMX every second until the job is finished."""
 
     model = Job
     template_name = "core/_job_status.html"
@@ -140,7 +155,7 @@ class JobCancelView(OperatorRequiredMixin, View):
         cancelled = request_cancel(job)
         if request.htmx:  # the refreshed status block says it all
             job.refresh_from_db()
-            return render(request, "core/_job_status.html", {"job": job})
+            return render(request, "core/_job_status.html", {"job": job, **job_steps(job)})
         if cancelled:
             messages.info(request, f"Cancellation of job #{job.pk} requested.")
         else:

@@ -28,7 +28,7 @@ DEMO_GUESTS = [
 ]
 
 
-def load_lab_demo(lab_hosts, log=print):
+def load_lab_demo(lab_hosts, log=print, shared_storage_path=""):
     """Register the running lab in the inventory and boot the demo guests (idempotent)."""
     site = Site.objects.get(slug="ams1")
     role, _ = Role.objects.get_or_create(slug="hypervisor", defaults={"name": "Hypervisor"})
@@ -46,7 +46,7 @@ def load_lab_demo(lab_hosts, log=print):
                 change_status(host, status, reason="installed as a lab hypervisor")
                 log(f"demo: hypervisor {name} is now {status}")
             hypervisor, _ = Hypervisor.objects.update_or_create(
-                host=host, defaults={"uri": lab_host.uri, "shared_storage": True,
+                host=host, defaults={"uri": lab_host.uri, "shared_storage": True, "shared_storage_path": shared_storage_path,
                                      "cpu_overcommit": Decimal("4.0"), "memory_overcommit": Decimal("1.5")},
             )
             hypervisors[name] = hypervisor

@@ -15,6 +15,9 @@ from .models import Hypervisor, VirtualMachine
 from .placement import PACK, SPREAD, Capacity, plan_placement
 from .services.actions import POWER_ACTIONS
 from .services.capacity import candidates_for, demand_of, hypervisor_usage
+from .services.locks import VMBusy
+from .services.migration import MigrationRefused, check_local_disk_copy
+from .services.records import Refused, check_forget
 from .tables import memory_text
 
 TAKES_VMS = (HostStatus.ACTIVE, HostStatus.SPARE)
@@ -115,6 +118,29 @@ class ResizeForm(forms.Form):
             raise forms.ValidationError(f"{self.vm.name} is {self.vm.get_state_display().lower()}; "
                                         "shut it down to change its size.")
         return cleaned
+
+
+class ForgetVMForm(forms.Form):
+    """Confirm forgetting a stale VM record; the service says why when it may not be forgotten."""
+
+    confirm_name = forms.CharField(label="Type the VM's name to confirm",
+                                   widget=_monospace(forms.TextInput(attrs={"autocomplete": "off",
+                                                                            "spellcheck": "false"})))
+
+    def __init__(self, *args, vm, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.vm = vm
+        self.fields["confirm_name"].widget.attrs["placeholder"] = vm.name
+
+    def clean(self):
+        confirm = (self.cleaned_data.get("confirm_name") or "").strip()
+        try:
+            check_forget(self.vm, confirm)
+        except Refused as exc:
+            self.add_error("confirm_name" if exc.field == "confirm" else None, str(exc))
+        except VMBusy as exc:
+            self.add_error(None, str(exc))
+        return self.cleaned_data
 
 
 class DeleteVMForm(forms.Form):
@@ -227,6 +253,11 @@ class MigrateForm(forms.Form):
             cleaned["target_hypervisor"] = self._planned_target(fitting)
         else:
             cleaned["target_hypervisor"] = fitting[cleaned["target"]].hypervisor
+        if self.kind == "cold":
+            try:
+                check_local_disk_copy(self.vm, cleaned["target_hypervisor"])
+            except MigrationRefused as exc:
+                raise forms.ValidationError(str(exc)) from exc
         return cleaned
 
     def _planned_target(self, fitting):

@@ -22,6 +22,13 @@ def validate_libvirt_uri(value):
         )
 
 
+def validate_absolute_path(value):
+    from django.core.exceptions import ValidationError
+
+    if value and not value.startswith("/"):
+        raise ValidationError("Enter an absolute path, such as /srv/vmstore.")
+
+
 class Hypervisor(models.Model):
     class Connection(models.TextChoices):
         UNKNOWN = "unknown", "Unknown"
@@ -41,6 +48,11 @@ class Hypervisor(models.Model):
         default=False,
         help_text="Guest disks live on storage every hypervisor of the site mounts at the same path "
         "(libvirt cannot always tell, e.g. a plain directory: then live migration is declared safe by us)",
+    )
+    shared_storage_path = models.CharField(
+        max_length=500, blank=True, validators=[validate_absolute_path],
+        help_text="Where the shared storage is mounted: disks outside it are local and a cold migration copies "
+        "them over SSH (empty: every disk of a shared-storage hypervisor counts as shared)",
     )
     enabled = models.BooleanField(default=True)
     connection = models.CharField(max_length=16, choices=Connection.choices, default=Connection.UNKNOWN)
@@ -66,14 +78,29 @@ class Hypervisor(models.Model):
         return self.host.hostname
 
     @property
+    def physical_cpus(self):
+        """What libvirt reports, else what the inventory says the host has."""
+        return self.cpus or self.host.cpu_cores
+
+    @property
+    def physical_memory_mib(self):
+        return self.memory_mib or self.host.memory_mib
+
+    @property
     def vcpu_capacity(self):
-        cpus = self.cpus or self.host.cpu_cores
-        return int(cpus * self.cpu_overcommit)
+        return int(self.physical_cpus * self.cpu_overcommit)
 
     @property
     def memory_capacity_mib(self):
-        memory = self.memory_mib or self.host.memory_mib
-        return int(memory * self.memory_overcommit)
+        return int(self.physical_memory_mib * self.memory_overcommit)
+
+    def shares_disk(self, path):
+        """Whether a disk at `path` sits on this hypervisor's shared storage."""
+        if not self.shared_storage:
+            return False
+        if not self.shared_storage_path:
+            return True
+        return path.startswith(self.shared_storage_path.rstrip("/") + "/")
 
 
 class VirtualMachine(models.Model):

@@ -35,6 +35,17 @@ class CapacityBar:
     capacity: int
     unit: str  # "vCPU" or "MiB"
     detail: str = ""  # e.g. how the capacity was reached (physical x ratio)
+    physical: int = 0  # what the machines have: allocation beyond it is overcommit
+
+    @property
+    def physical_percent(self):
+        """Where the physical line sits on the bar (the capacity is its full width)."""
+        return min(round(100 * self.physical / self.capacity), 100) if self.capacity and self.physical else 0
+
+    @property
+    def overcommit_text(self):
+        """Allocated against physical, e.g. "1.5× physical"."""
+        return f"{self.used / self.physical:.2f}".rstrip("0").rstrip(".") + "× physical" if self.physical else ""
 
     @property
     def percent(self):
@@ -71,21 +82,24 @@ class CapacityBar:
 def hypervisor_bars(usage):
     """(vCPU bar, memory bar) of a capacity.Usage row."""
     hv = usage.hypervisor
-    cpus = hv.cpus or hv.host.cpu_cores
-    memory = hv.memory_mib or hv.host.memory_mib
+    cpus, memory = hv.physical_cpus, hv.physical_memory_mib
     return (
         CapacityBar("vCPU", usage.vcpus_used, hv.vcpu_capacity, "vCPU",
-                    f"{cpus} CPUs × {ratio_text(hv.cpu_overcommit)} overcommit"),
+                    f"{cpus} CPUs × {ratio_text(hv.cpu_overcommit)} overcommit", physical=cpus),
         CapacityBar("Memory", usage.memory_used_mib, hv.memory_capacity_mib, "MiB",
-                    f"{gib(memory)} GiB × {ratio_text(hv.memory_overcommit)} overcommit"),
+                    f"{gib(memory)} GiB × {ratio_text(hv.memory_overcommit)} overcommit", physical=memory),
     )
 
 
 def site_bars(totals):
     """[(site name, hypervisor count, vCPU bar, memory bar)] from capacity.site_usage()."""
     return [
-        (site, t["hypervisors"], CapacityBar("vCPU", t["vcpus_used"], t["vcpus"], "vCPU"),
-         CapacityBar("Memory", t["memory_used_mib"], t["memory_mib"], "MiB"))
+        (site, t["hypervisors"],
+         CapacityBar("vCPU", t["vcpus_used"], t["vcpus"], "vCPU", f"from {t['cpus']} physical CPUs",
+                     physical=t["cpus"]),
+         CapacityBar("Memory", t["memory_used_mib"], t["memory_mib"], "MiB",
+                     f"from {gib(t['physical_memory_mib'])} GiB physical",
+                     physical=t["physical_memory_mib"]))
         for site, t in sorted(totals.items())
     ]
 

@@ -22,4 +22,5 @@ urlpatterns = [
     path("vms/<int:pk>/migrate/", views.VMMigrateView.as_view(), name="vm_migrate"),
     path("vms/<int:pk>/resize/", views.VMResizeView.as_view(), name="vm_resize"),
     path("vms/<int:pk>/delete/", views.VMDeleteView.as_view(), name="vm_delete"),
+    path("vms/<int:pk>/forget/", views.VMForgetView.as_view(), name="vm_forget"),
 ]

@@ -27,6 +27,7 @@ from .forms import (
     CreateVMForm,
     DeleteVMForm,
     EvacuationForm,
+    ForgetVMForm,
     MigrateForm,
     PowerForm,
     ResizeForm,
@@ -40,6 +41,7 @@ from .models import Hypervisor, VirtualMachine
 from .placement import PACK, SPREAD
 from .services.capacity import hypervisor_usage, site_usage
 from .services.maintenance import evacuation_plan, leave_maintenance
+from .services.records import forget_stale_vm
 from .tables import (
     HypervisorTable,
     HypervisorVMTable,
@@ -369,6 +371,32 @@ class VMDeleteView(AdminRequiredMixin, VMActionMixin, FormView):
         return launch(self.request, tasks.delete_vm_job,
                       f"Delete {self.vm.name}" + (" and its disks" if disks else ""),
                       {"vm_id": self.vm.pk, "delete_disks": disks}, target=self.vm)
+
+
+class VMForgetView(OperatorRequiredMixin, FormView):
+    """Remove the record of a VM the sync found gone from libvirt (instant, no job)."""
+
+    form_class = ForgetVMForm
+    template_name = "hypervisors/vm_forget.html"
+
+    def dispatch(self, request, *args, **kwargs):
+        self.vm = get_object_or_404(vm_queryset(), pk=kwargs["pk"])
+        return super().dispatch(request, *args, **kwargs)
+
+    def get_form_kwargs(self):
+        return {**super().get_form_kwargs(), "vm": self.vm}
+
+    def get_context_data(self, **kwargs):
+        refusal = None
+        if self.vm.state != VirtualMachine.State.GONE:
+            refusal = ForgetVMForm({"confirm_name": self.vm.name}, vm=self.vm)
+            refusal = " ".join(refusal.non_field_errors()) if not refusal.is_valid() else None
+        return super().get_context_data(vm=self.vm, busy=busy_job(self.vm), refusal=refusal, **kwargs)
+
+    def form_valid(self, form):
+        name = forget_stale_vm(self.vm, form.cleaned_data["confirm_name"].strip(), user=self.request.user)
+        messages.success(self.request, f"The record of {name} is forgotten; the change log keeps it.")
+        return redirect("hypervisors:vm_list")
 
 
 class VMCreateView(OperatorRequiredMixin, FormView):

@@ -59,7 +59,7 @@ class HypervisorSerializer(CleanModelSerializer):
         model = Hypervisor
         fields = [
             "id", "name", "host", "host_status", "site", "uri", "credentials", "credentials_set",
-            "cpu_overcommit", "memory_overcommit", "shared_storage", "enabled", "connection", "last_seen",
+            "cpu_overcommit", "memory_overcommit", "shared_storage", "shared_storage_path", "enabled", "connection", "last_seen",
             "last_error", "libvirt_hostname", "cpus", "memory_mib", "libvirt_version", "usage",
         ]
         read_only_fields = ["connection", "last_seen", "last_error", "libvirt_hostname", "cpus", "memory_mib",
@@ -147,6 +147,15 @@ class ResizeSerializer(serializers.Serializer):
 class DeleteSerializer(serializers.Serializer):
     confirm = serializers.CharField(help_text="The VM's name, to confirm")
     delete_disks = serializers.BooleanField(default=False)
+
+
+class ForgetSerializer(serializers.Serializer):
+    confirm = serializers.CharField(help_text="The VM's name: forgetting a record is final")
+
+
+class ForgottenSerializer(serializers.Serializer):
+    forgotten = serializers.CharField(help_text="Name of the VM whose record was removed")
+    id = serializers.IntegerField()
 
 
 class CreateVMSerializer(serializers.Serializer):

@@ -20,13 +20,15 @@ from core.roles import Role as ConsoleRole
 
 from .. import tasks
 from ..models import Hypervisor, VirtualMachine
-from ..services import capacity, maintenance, preflight
+from ..services import capacity, maintenance, preflight, records
 from ..services.locks import VMBusy
 from . import filters
 from .serializers import (
     CreateAcceptedSerializer,
     CreateVMSerializer,
     DeleteSerializer,
+    ForgetSerializer,
+    ForgottenSerializer,
     EvacuationPlanSerializer,
     HypervisorSerializer,
     MaintenanceSerializer,
@@ -203,6 +205,17 @@ class VirtualMachineViewSet(HypervisorsApiMixin, AuditedMixin, mixins.ListModelM
         preflight.check_delete(vm, options["confirm"])
         return start_job(request, "hypervisors.delete_vm", f"Delete {vm.name}", tasks.delete_vm_job, vm,
                          {"vm_id": vm.pk, "delete_disks": options["delete_disks"]})
+
+    @extend_schema(request=ForgetSerializer, responses={200: ForgottenSerializer, 400: VALIDATION_ERROR_SCHEMA,
+                                                         409: ErrorDetailSerializer})
+    @action(detail=True, methods=["post"])
+    def forget(self, request, pk=None):
+        """Remove the record of a VM the sync found gone from libvirt (state `gone`), with
+        `confirm=<VM name>`. Refused (400) for any VM libvirt still has or may have."""
+        vm = self.get_object()
+        options = validated(ForgetSerializer, request.data)
+        name = records.forget_stale_vm(vm, options["confirm"], user=request.user)
+        return Response({"forgotten": name, "id": int(pk)})
 
     @extend_schema(request=CreateVMSerializer, responses={202: CreateAcceptedSerializer})
     @action(detail=False, methods=["post"], url_path="create", url_name="create")

@@ -50,12 +50,16 @@ def hypervisor_usage(queryset=None):
 
 
 def site_usage():
-    """Totals per site: {site name: {vcpus, vcpus_used, memory_mib, memory_used_mib}}."""
+    """Totals per site in one query: {site name: {vcpus, vcpus_used, memory_mib, memory_used_mib,
+    hypervisors, cpus, physical_memory_mib}}; vcpus and memory_mib are the capacity under the
+    overcommit ratios, cpus and physical_memory_mib what the machines have."""
     totals = {}
     for usage in hypervisor_usage():
         site = usage.hypervisor.host.site.name
         entry = totals.setdefault(site, {"vcpus": 0, "vcpus_used": 0, "memory_mib": 0, "memory_used_mib": 0,
-                                         "hypervisors": 0})
+                                         "hypervisors": 0, "cpus": 0, "physical_memory_mib": 0})
+        entry["cpus"] += usage.hypervisor.physical_cpus
+        entry["physical_memory_mib"] += usage.hypervisor.physical_memory_mib
         entry["vcpus"] += usage.hypervisor.vcpu_capacity
         entry["vcpus_used"] += usage.vcpus_used
         entry["memory_mib"] += usage.hypervisor.memory_capacity_mib

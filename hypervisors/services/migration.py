@@ -10,6 +10,7 @@ from django.utils import timezone
 from ..drivers import libvirt_driver as driver
 from ..drivers.libvirt_driver import libvirt
 from ..models import Hypervisor, VirtualMachine
+from . import disk_copy
 from .locks import vm_lock
 
 
@@ -191,15 +192,12 @@ def _running_on(conn, hypervisor, vm):
 
 
 def cold_migrate(vm: VirtualMachine, target: Hypervisor, job, recorder):
-    """Move a shut-off VM whose disks are on shared storage: define on the target,
-    then undefine on the source (in that order, so it is never defined nowhere)."""
+    """Move a shut-off VM: copy its local disks to the target over SSH and verify them
+    (disks on shared storage stay), define it on the target, then undefine it on the
+    source (in that order, so it is never defined nowhere). On any failure it stays
+    defined on the source and the copies on the target are removed."""
     check_migration(vm, target, live=False)
     source = vm.hypervisor
-    if not (source.shared_storage and target.shared_storage):
-        raise MigrationRefused(
-            f"{vm.name}'s disks are not on storage shared by {source.name} and {target.name}; "
-            "copying local disks is not supported yet"
-        )
     with vm_lock(vm, job):
         src_conn = driver.connect(source.uri)
         dst_conn = driver.connect(target.uri)
@@ -209,11 +207,76 @@ def cold_migrate(vm: VirtualMachine, target: Hypervisor, job, recorder):
         if dom.isActive():
             raise MigrationRefused(f"{vm.name} is running on {source.name}; shut it down first or live-migrate")
         xml = dom.XMLDesc(libvirt.VIR_DOMAIN_XML_MIGRATABLE | libvirt.VIR_DOMAIN_XML_SECURE)
-        recorder.progress(30, f"Defining {vm.name} on {target.name}")
-        dst_conn.defineXML(xml)
-        recorder.progress(70, f"Undefining {vm.name} on {source.name}")
-        dom.undefine()
+        local = local_disk_paths(driver.parse_devices(xml)[0], source, target)
+        move = _copy_local_disks(vm, source, target, local, recorder) if local else None
+        try:
+            _redefine(vm, dom, xml, source, target, dst_conn, move, recorder)
+        finally:
+            if move is not None:
+                move.close()
         now = timezone.now()
         VirtualMachine.objects.filter(pk=vm.pk).update(hypervisor=target, last_seen=now)
         recorder.log(f"{vm.name} is defined on {target.name} (shut off) and no longer on {source.name}")
-    return {"vm": vm.name, "from": source.name, "to": target.name}
+    return {"vm": vm.name, "from": source.name, "to": target.name, "disks_copied": local}
+
+
+def local_disk_paths(disks, source: Hypervisor, target: Hypervisor):
+    """The disks ({"path": …} as parsed from the domain) not on storage both hypervisors share: copied."""
+    return [d["path"] for d in disks if d.get("path") and not (source.shares_disk(d["path"])
+                                                              and target.shares_disk(d["path"]))]
+
+
+def check_local_disk_copy(vm: VirtualMachine, target: Hypervisor):
+    """Refuse at once (from our records of its disks) a cold migration whose local disks
+    could not be copied: no SSH credential or no trusted host key on either end."""
+    if local_disk_paths(vm.disks, vm.hypervisor, target):
+        try:
+            disk_copy.ssh_login(vm.hypervisor)
+            disk_copy.ssh_login(target)
+        except disk_copy.DiskCopyRefused as exc:
+            raise MigrationRefused(f"{vm.name} has local disks to copy, but {exc}") from exc
+
+
+def _copy_local_disks(vm, source, target, paths, recorder):
+    """Copied and verified under temporary names on the target, or an exception (and nothing left there)."""
+    try:
+        move = disk_copy.DiskMove(source, target, paths, recorder)
+    except disk_copy.DiskCopyRefused as exc:
+        raise MigrationRefused(f"{vm.name} has local disks to copy, but {exc}") from exc
+    try:
+        move.check()
+        move.copy_and_verify()
+    except disk_copy.DiskCopyRefused as exc:
+        move.close()
+        raise MigrationRefused(str(exc)) from exc
+    except Exception as exc:  # failed, cancelled or crashed: nothing of ours stays on the target
+        move.discard()
+        move.close()
+        if isinstance(exc, disk_copy.DiskCopyFailed):
+            raise MigrationFailed(f"Cold migration of {vm.name} failed ({exc}); it stays on {source.name}") from exc
+        raise
+    return move
+
+
+def _redefine(vm, dom, xml, source, target, dst_conn, move, recorder):
+    """Define on the target, undefine on the source; undo on the target whatever fails."""
+    try:
+        if move is not None:
+            move.commit()
+        recorder.progress(90, f"Defining {vm.name} on {target.name}", check_cancel=False)
+        new_dom = dst_conn.defineXML(xml)
+    except Exception as exc:
+        if move is not None:
+            move.discard()
+        raise MigrationFailed(f"Defining {vm.name} on {target.name} failed ({exc}); it stays on {source.name}") from exc
+    recorder.progress(95, f"Undefining {vm.name} on {source.name}", check_cancel=False)
+    try:
+        dom.undefine()
+    except libvirt.libvirtError as exc:
+        new_dom.undefine()
+        if move is not None:
+            move.discard()
+        raise MigrationFailed(f"Undefining {vm.name} on {source.name} failed ({exc}); "
+                              f"it stays on {source.name}") from exc
+    if move is not None:
+        move.remove_sources()

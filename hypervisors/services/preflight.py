@@ -18,7 +18,7 @@ from .actions import POWER_ACTIONS
 from .capacity import candidates_for, capacities, demand_of
 from .locks import VMBusy
 from .maintenance import evacuation_plan
-from .migration import MigrationRefused, check_migration
+from .migration import MigrationRefused, check_local_disk_copy, check_migration
 
 ACTIVE_STATES = {
     VirtualMachine.State.RUNNING, VirtualMachine.State.PAUSED, VirtualMachine.State.BLOCKED,
@@ -107,9 +107,11 @@ def plan_migration(vm, target=None, live=None, policy=SPREAD):
         raise Refused(str(exc), field="target") from exc
     if target.connection == Hypervisor.Connection.UNREACHABLE:
         raise Refused(f"{target.name} is unreachable ({target.last_error or 'no answer'})", field="target")
-    if not live and not (vm.hypervisor.shared_storage and target.shared_storage):
-        raise Refused(f"{vm.name}'s disks are not on storage shared by {vm.hypervisor.name} and {target.name}; "
-                      "cold migration needs shared storage", field="target")
+    if not live:
+        try:
+            check_local_disk_copy(vm, target)
+        except MigrationRefused as exc:
+            raise Refused(str(exc), field="target") from exc
     _check_fits(demand_of(vm), target, f"{target.name} cannot take {vm.name}", field="target")
     check_not_busy(vm)
     return target, live

@@ -1,15 +1,17 @@
+import shutil
 import signal
 import sys
 import threading
 
 from django.core.management.base import BaseCommand, CommandError
 
+from hypervisors import labconfig
 from hypervisors.lab import LabError
-from hypervisors.labconfig import configured_lab
 
 
 class Command(BaseCommand):
-    help = "Start, stop or show the lab: real libvirtd + QEMU hypervisors on this machine."
+    help = ("Start, stop or show the lab: real libvirtd + QEMU hypervisors on this machine, or, where that "
+            "cannot run (not root, packages missing), libvirt's test driver served by one libvirtd.")
 
     def add_arguments(self, parser):
         parser.add_argument(
@@ -18,25 +20,44 @@ class Command(BaseCommand):
         )
 
     def handle(self, action, **options):
-        lab = configured_lab()
         try:
-            if action == "up":
-                hosts = lab.up(log=self.stdout.write)
-                self.stdout.write(f"lab: {len(hosts)} hypervisors, shared storage {lab.shared_storage}")
-            elif action == "foreground":
-                self._foreground(lab)
+            if action in ("up", "foreground"):
+                lab = self._startable_lab()
+                if action == "up":
+                    hosts = lab.up(log=self.stdout.write)
+                    where = f", shared storage {lab.shared_storage}" if hasattr(lab, "shared_storage") else ""
+                    self.stdout.write(f"lab: {len(hosts)} hypervisor{'s' if len(hosts) != 1 else ''}{where}")
+                else:
+                    self._foreground(lab)
             elif action == "down":
-                lab.down(log=self.stdout.write)
+                labconfig.configured_fallback().down(log=self.stdout.write)
+                lab = labconfig.configured_lab()
+                if lab.state_file.exists() or shutil.which("ip"):  # nothing to undo where `ip` never ran
+                    lab.down(log=self.stdout.write)
             else:
-                status = lab.status()
-                if not status:
-                    self.stdout.write("lab: not running")
-                for name, alive in status.items():
-                    self.stdout.write(f"lab: {name} {'up' if alive else 'DOWN'}")
-                if status and not all(status.values()):
-                    sys.exit(1)
+                self._status()
         except LabError as exc:
             raise CommandError(f"lab: {exc}") from exc
+
+    def _startable_lab(self):
+        """The QEMU lab, else (saying why, in one line) the test-driver fallback, else an error."""
+        choice = labconfig.choose_lab()
+        if choice.kind == labconfig.QEMU:
+            return labconfig.configured_lab()
+        if choice.kind == labconfig.NONE:
+            raise CommandError(f"lab: cannot start: {choice.why}")
+        self.stdout.write(f"lab: no QEMU lab here ({choice.why}); falling back to libvirt's test driver "
+                          "served by one libvirtd")
+        return labconfig.configured_fallback()
+
+    def _status(self):
+        status = {**labconfig.configured_fallback().status(), **labconfig.configured_lab().status()}
+        if not status:
+            self.stdout.write("lab: not running")
+        for name, alive in status.items():
+            self.stdout.write(f"lab: {name} {'up' if alive else 'DOWN'}")
+        if status and not all(status.values()):
+            sys.exit(1)
 
     def _foreground(self, lab):
         hosts = lab.up(log=self.stdout.write)

@@ -1,0 +1,223 @@
+"""Copy a shut-off VM's local disks from one hypervisor to another over SSH, verified.
+
+The bytes flow source -> this worker -> target over two SSH sessions (the hypervisors
+need no keys for each other). Each disk lands under a temporary name, is checked with
+`sha256sum` on both ends, and only then takes its real name. Whatever fails, `discard()`
+removes what was written on the target; the source is only touched by
+`remove_sources()`, called once the VM is defined on the target and gone from the source.
+"""
+
+import os
+import time
+import uuid
+from dataclasses import dataclass
+from urllib.parse import urlparse
+
+from health.drivers.ssh import BadPrivateKey, SSHFailure, load_private_key
+from health.models import HostKey
+from health.services.targets import CredentialBook
+from inventory.ansible import ansible_address
+
+from ..drivers.ssh_files import TRANSFER_ERRORS, RemoteFiles, copy_stream
+from ..models import Hypervisor
+
+
+TEMPORARY_MARK = ".opsconsole-copy-"  # a disk's name + this + a random tag: a copy not verified yet
+
+
+class DiskCopyRefused(Exception):
+    """Nothing was copied: the message says what is missing."""
+
+
+class DiskCopyFailed(Exception):
+    """The copy failed; what it wrote on the target was removed."""
+
+
+@dataclass
+class SSHLogin:
+    address: str
+    port: int
+    username: str
+    pkey: object
+    trusted_keys: list
+
+
+def ssh_login(hypervisor: Hypervisor, book=None) -> SSHLogin:
+    """How to log in to a hypervisor: the health app's SSH credential for its host (own >
+    role > default), else the private key stored on the hypervisor; host keys an
+    operator trusted. Refuses, saying what to do, when either is missing."""
+    host = hypervisor.host
+    book = book or CredentialBook()
+    uri = urlparse(hypervisor.uri)
+    address = ansible_address(host) or uri.hostname
+    if not address:
+        raise DiskCopyRefused(f"{hypervisor.name} has no management address to reach it over SSH")
+    credential = book.for_host(host)
+    if credential is not None:
+        pkey, error = book.private_key(credential)
+        if error:
+            raise DiskCopyRefused(f"{hypervisor.name}: {error}")
+        username, port = credential.username, credential.port
+    elif hypervisor.credentials:
+        try:
+            pkey = load_private_key(hypervisor.credentials)
+        except BadPrivateKey as exc:
+            raise DiskCopyRefused(f"{hypervisor.name}'s stored credentials: {exc}") from exc
+        username, port = uri.username or "root", 22
+    else:
+        raise DiskCopyRefused(
+            f"no SSH credential for {hypervisor.name}: add one on the health page or store a private key "
+            "on the hypervisor"
+        )
+    trusted = list(HostKey.objects.filter(host=host, trusted_at__isnull=False).values_list("key_type", "key"))
+    if not trusted:
+        raise DiskCopyRefused(f"{hypervisor.name} has no trusted SSH host key: trust it on the health page first")
+    return SSHLogin(address, port, username, pkey, trusted)
+
+
+def connect(login: SSHLogin, name) -> RemoteFiles:
+    try:
+        return RemoteFiles(login.address, login.port, login.username, login.pkey, login.trusted_keys)
+    except SSHFailure as exc:
+        raise DiskCopyRefused(f"cannot open SSH to {name}: {exc}") from exc
+
+
+class DiskMove:
+    """The local disks of one VM on their way from `source` to `target`."""
+
+    def __init__(self, source: Hypervisor, target: Hypervisor, paths, recorder, percent=(5, 85)):
+        self.source, self.target, self.paths, self.recorder = source, target, list(paths), recorder
+        self.first_percent, self.last_percent = percent
+        self.suffix = f"{TEMPORARY_MARK}{uuid.uuid4().hex[:8]}"
+        self.written = []  # paths on the target that are ours to remove on failure
+        book = CredentialBook()
+        self.src = connect(ssh_login(source, book), source.name)
+        try:
+            self.dst = connect(ssh_login(target, book), target.name)
+        except Exception:
+            self.src.close()
+            raise
+
+    def close(self):
+        self.src.close()
+        self.dst.close()
+
+    def check(self):
+        """Sizes on the source; refuse before writing anything when the target cannot take them."""
+        self.sizes = {}
+        for path in self.paths:
+            try:
+                size = self.src.regular_file_size(path)
+            except ValueError as exc:
+                raise DiskCopyRefused(f"{exc}; only file disks can be copied") from exc
+            if size is None:
+                raise DiskCopyRefused(f"{path} is missing on {self.source.name}")
+            if self.dst.exists(path):
+                # Also what undeclared shared storage looks like: copying a file onto itself destroys it.
+                raise DiskCopyRefused(
+                    f"{self.target.name} already has a file at {path}; refusing to overwrite it (is this directory "
+                    "shared storage? then set the hypervisors' shared storage path)"
+                )
+            directory = os.path.dirname(path)
+            if not self.dst.is_directory(directory):
+                raise DiskCopyRefused(f"{self.target.name} has no directory {directory} for {path}")
+            self._remove_leftovers(path)
+            self.sizes[path] = size
+        needed = {}
+        for path, size in self.sizes.items():
+            needed[os.path.dirname(path)] = needed.get(os.path.dirname(path), 0) + size
+        for directory, size in needed.items():
+            free = self.dst.free_bytes(directory)
+            if free < size:
+                raise DiskCopyRefused(f"{self.target.name} has {_mib(free)} MiB free in {directory}; "
+                                      f"the disks need {_mib(size)} MiB")
+        return self.sizes
+
+    def _remove_leftovers(self, path):
+        """Copies of this disk an earlier attempt left under a temporary name (its worker
+        was killed mid-copy): ours by their name, never used, so removed before retrying."""
+        prefix = os.path.basename(path) + TEMPORARY_MARK
+        for name in self.dst.listdir(os.path.dirname(path)):
+            if name.startswith(prefix):
+                leftover = os.path.join(os.path.dirname(path), name)
+                self.dst.remove(leftover)
+                self.recorder.log(f"Removed {leftover} on {self.target.name}, left by an interrupted copy")
+
+    def copy_and_verify(self):
+        """Copy every disk under its temporary name and check it; raises DiskCopyFailed
+        (target cleaned) or JobCancelled (target cleaned) on the way."""
+        total = sum(self.sizes.values()) or 1
+        self.recorder.log(f"Copying {len(self.paths)} local disk(s), {_mib(total)} MiB, "
+                          f"from {self.source.name} to {self.target.name} over SSH")
+        copied = 0
+        last_report = 0.0
+        span = self.last_percent - self.first_percent
+        for path in self.paths:
+            temporary = path + self.suffix
+            size = self.sizes[path]
+
+            def report(done, copied_before=copied, path=path, size=size):
+                nonlocal last_report
+                now = time.monotonic()
+                if now - last_report < 0.5 and done < size:
+                    return
+                last_report = now
+                bytes_done = copied_before + done
+                self.recorder.progress(
+                    self.first_percent + span * bytes_done // total,
+                    f"Copying {os.path.basename(path)}: {_mib(bytes_done)} of {_mib(total)} MiB copied",
+                )
+
+            self.written.append(temporary)
+            try:
+                with self.dst.open_write(temporary) as writer:
+                    copy_stream(self.src.read_blocks(path, size), writer, size, report)
+            except TRANSFER_ERRORS as exc:
+                raise DiskCopyFailed(f"copying {path} to {self.target.name} failed: {exc}") from exc
+            copied += size
+            self._verify(path, temporary)
+
+    def _verify(self, path, temporary):
+        self.recorder.progress(self.last_percent, f"Verifying {os.path.basename(path)} (sha256 on both hosts)")
+        try:
+            expected = self.src.sha256(path)
+            got = self.dst.sha256(temporary)
+        except SSHFailure as exc:
+            raise DiskCopyFailed(f"could not checksum {path}: {exc}") from exc
+        if expected != got:
+            raise DiskCopyFailed(f"{path}: sha256 on {self.target.name} is {got[:16]}…, on {self.source.name} "
+                                 f"{expected[:16]}…; the copy is corrupt")
+        self.recorder.log(f"{path}: {_mib(self.sizes[path])} MiB copied, sha256 {expected[:16]}… verified on both hosts")
+
+    def commit(self):
+        """Give the verified copies their real names on the target."""
+        for path in self.paths:
+            self.dst.rename(path + self.suffix, path)
+            self.written.remove(path + self.suffix)
+            self.written.append(path)
+
+    def discard(self):
+        """Remove everything this move wrote on the target. Never raises: it runs on failure paths."""
+        removed = []
+        for path in list(self.written):
+            try:
+                if self.dst.remove(path):
+                    removed.append(path)
+                self.written.remove(path)
+            except TRANSFER_ERRORS as exc:
+                self.recorder.log(f"Could not remove {path} from {self.target.name}: {exc}; remove it by hand")
+        if removed:
+            self.recorder.log(f"Removed the copies on {self.target.name}: {', '.join(removed)}")
+        return removed
+
+    def remove_sources(self):
+        for path in self.paths:
+            try:
+                self.src.remove(path)
+            except TRANSFER_ERRORS as exc:
+                self.recorder.log(f"Could not remove {path} from {self.source.name}: {exc}; remove it by hand")
+        self.recorder.log(f"Removed the disks on {self.source.name}: {', '.join(self.paths)}")
+
+
+def _mib(size):
+    return size // (1024 * 1024)
