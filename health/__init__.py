@@ -13,6 +13,12 @@
   window, recovered after M successes, flapping damped, maintenance not acted on; every
   change in the host's journal with its evidence; inventory status failed where the
   lifecycle allows; alerts by email and webhook (services/alerts.py, retried by a task).
-- Recovery plugs in at services.hooks.on_host_failed / health.signals.host_failed.
+- Recovery (services/recovery.py, a receiver of health.signals.host_failed): a failed
+  hypervisor is fenced (services/fencing.py; agents in drivers/fence_*.py: IPMI via
+  ipmitool, the lab's power switch, or a person confirming it is off; only a power state
+  READ BACK as off counts) and its HA VMs restarted elsewhere by
+  hypervisors/services/ha_restart.py. Per site (SiteRecoveryPolicy) this happens at once
+  or is proposed to an operator. A failed host that is no hypervisor goes to
+  inventory.services.recovery.propose_replacement when the inventory has it.
 - /metrics: Prometheus text, behind a bearer token or an address allow-list.
 """

@@ -1,6 +1,17 @@
 from django.contrib import admin
 
-from .models import AlertTarget, CheckSchedule, HostHealth, HostKey, PortCheck, SSHCredential
+from .models import (
+    AlertTarget,
+    CheckSchedule,
+    FenceAttempt,
+    FenceDevice,
+    HostHealth,
+    HostKey,
+    PortCheck,
+    Recovery,
+    SiteRecoveryPolicy,
+    SSHCredential,
+)
 
 
 @admin.register(SSHCredential)
@@ -25,3 +36,16 @@ admin.site.register(CheckSchedule, list_display=["check_type", "role", "host", "
 admin.site.register(PortCheck, list_display=["role", "port", "label"])
 admin.site.register(AlertTarget, list_display=["name", "kind", "address", "enabled"])
 admin.site.register(HostHealth, list_display=["host", "state", "since", "consecutive_failures", "flapping"])
+
+
+@admin.register(FenceDevice)
+class FenceDeviceAdmin(admin.ModelAdmin):
+    # The password is left out: the admin would render it back decrypted.
+    fields = ["host", "agent", "address", "username", "lab_root", "timeout_seconds", "enabled"]
+    list_display = ["host", "agent", "address", "enabled"]
+
+
+admin.site.register(FenceAttempt, list_display=["host", "agent", "outcome", "power_state", "started_at"],
+                    readonly_fields=[f.name for f in FenceAttempt._meta.fields])
+admin.site.register(Recovery, list_display=["host", "state", "automatic", "created_at"])
+admin.site.register(SiteRecoveryPolicy, list_display=["site", "auto_recover"])

@@ -3,7 +3,7 @@ people edit. Results, statuses and alerts are data, not changes."""
 
 from auditlog.registry import auditlog
 
-from .models import AlertTarget, CheckSchedule, HostKey, PortCheck, SSHCredential
+from .models import AlertTarget, CheckSchedule, FenceDevice, HostKey, PortCheck, SiteRecoveryPolicy, SSHCredential
 
 # The private key and its passphrase never enter the log, not even masked.
 auditlog.register(SSHCredential, exclude_fields=["private_key", "passphrase"], m2m_fields={"roles", "hosts"})
@@ -11,3 +11,5 @@ auditlog.register(HostKey, exclude_fields=["last_seen"])
 auditlog.register(CheckSchedule)
 auditlog.register(PortCheck)
 auditlog.register(AlertTarget)
+auditlog.register(FenceDevice, exclude_fields=["password"])  # the IPMI password never enters the log
+auditlog.register(SiteRecoveryPolicy)

@@ -3,7 +3,7 @@ from django import forms
 from inventory.models import Host
 
 from .drivers import ssh as ssh_driver
-from .models import AlertTarget, CheckSchedule, PortCheck, SSHCredential
+from .models import AlertTarget, CheckSchedule, FenceDevice, PortCheck, SSHCredential
 from .services.credentials import assignment_conflicts
 
 
@@ -102,3 +102,36 @@ class KnownKeyForm(forms.Form):
         except ValueError as exc:
             raise forms.ValidationError(str(exc)) from exc
         return value
+
+
+class FenceDeviceForm(forms.ModelForm):
+    """The stored password is never rendered: the field is for a new value only."""
+
+    new_password = forms.CharField(label="Password", required=False, strip=False,
+                                   widget=forms.PasswordInput(render_value=False, attrs={"autocomplete": "off"}),
+                                   help_text="IPMI password. Stored encrypted and never shown again; leave empty "
+                                             "to keep the stored one")
+
+    class Meta:
+        model = FenceDevice
+        fields = ["agent", "address", "username", "lab_root", "timeout_seconds", "enabled"]
+
+    def save(self, commit=True):
+        if self.cleaned_data.get("new_password"):
+            self.instance.password = self.cleaned_data["new_password"]
+        return super().save(commit)
+
+
+class StartRecoveryForm(forms.Form):
+    """'Fence and restart' or 'Confirm powered off': both need an explicit confirmation."""
+
+    FENCE, CONFIRMED_OFF = "fence", "confirmed_off"
+
+    mode = forms.ChoiceField(choices=[(FENCE, "Fence with its agent, then restart its HA VMs"),
+                                      (CONFIRMED_OFF, "I confirm it is powered off; restart its HA VMs")])
+    confirm = forms.BooleanField(label="I understand its HA VMs will be started on other hypervisors")
+    note = forms.CharField(max_length=300, required=False, help_text="How you checked it is off (goes in the journal)")
+
+
+class RecoveryPolicyForm(forms.Form):
+    auto_recover = forms.BooleanField(required=False)

@@ -292,6 +292,8 @@ class Alert(models.Model):
         RECOVERED = "recovered", "Host recovered"
         FLAPPING = "flapping", "Host flapping"
         HOST_KEY_CHANGED = "host_key_changed", "SSH host key changed"
+        FENCE_FAILED = "fence_failed", "Fence failed (VMs not restarted)"
+        HA_RESTARTED = "ha_restarted", "HA VMs restarted elsewhere"
 
     host = models.ForeignKey(Host, on_delete=models.CASCADE, related_name="health_alerts")
     event = models.CharField(max_length=32, choices=Event.choices)
@@ -338,3 +340,134 @@ class DeliveryAttempt(models.Model):
 
     class Meta:
         ordering = ["delivery", "number"]
+
+
+# --- fencing and recovery -----------------------------------------------------------------
+
+
+class FenceAgent(models.TextChoices):
+    IPMI = "ipmi", "IPMI (ipmitool, lanplus)"
+    LAB = "lab", "Lab power switch"
+    MANUAL = "manual", "Manual (a human confirms it is off)"
+
+
+class FenceDevice(models.Model):
+    """How a host is powered off for sure before its VMs start elsewhere."""
+
+    host = models.OneToOneField(Host, on_delete=models.CASCADE, related_name="fence_device")
+    agent = models.CharField(max_length=16, choices=FenceAgent.choices)
+    address = models.CharField(max_length=253, blank=True,
+                               help_text="IPMI: the BMC's address. Lab: the lab host's name (empty: the hostname)")
+    username = models.CharField(max_length=64, blank=True, help_text="IPMI user")
+    password = EncryptedTextField(blank=True, help_text="IPMI password; stored encrypted, never shown again")
+    lab_root = models.CharField(max_length=500, blank=True,
+                                help_text="Lab only: the lab's state directory (empty: this installation's lab)")
+    timeout_seconds = models.PositiveIntegerField(
+        default=20, validators=[MinValueValidator(1), MaxValueValidator(600)],
+        help_text="How long the agent may take to power off and read the power state back",
+    )
+    enabled = models.BooleanField(default=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["host__hostname"]
+
+    def __str__(self):
+        return f"{self.host.hostname}: {self.get_agent_display()}"
+
+    def clean(self):
+        if self.agent == FenceAgent.IPMI and not self.address:
+            raise ValidationError({"address": "An IPMI fence device needs the BMC's address."})
+
+
+class FenceAttempt(models.Model):
+    """One attempt to fence a host: who asked, the agent, what it answered, and the power
+    state read back afterwards (an "off" command that succeeded is not proof)."""
+
+    class Outcome(models.TextChoices):
+        RUNNING = "running", "Running"
+        FENCED = "fenced", "Fenced (read back off)"
+        FAILED = "failed", "Failed"
+
+    host = models.ForeignKey(Host, on_delete=models.CASCADE, related_name="fence_attempts")
+    agent = models.CharField(max_length=16, choices=FenceAgent.choices)
+    outcome = models.CharField(max_length=16, choices=Outcome.choices, default=Outcome.RUNNING, db_index=True)
+    power_state = models.CharField(max_length=16, blank=True, help_text="As read back: off, on or unknown")
+    automatic = models.BooleanField(default=False, help_text="Asked by auto-recovery, not by a person")
+    requested_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+                                     related_name="+")
+    reason = models.CharField(max_length=300, blank=True)
+    output = models.TextField(blank=True, help_text="What the agent did and answered, step by step")
+    evidence = models.JSONField(default=dict, blank=True, help_text="The failure that led to the fence")
+    job = models.ForeignKey("core.Job", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    started_at = models.DateTimeField(auto_now_add=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-started_at", "-id"]
+
+    def __str__(self):
+        return f"{self.host.hostname} {self.agent} {self.outcome}"
+
+    @property
+    def fenced(self):
+        return self.outcome == self.Outcome.FENCED
+
+
+class SiteRecoveryPolicy(models.Model):
+    """Whether a failed host of the site is acted on at once (fence, restart its HA VMs)
+    or only alerted on, with recovery proposed to an operator (the default)."""
+
+    site = models.OneToOneField("inventory.Site", on_delete=models.CASCADE, related_name="recovery_policy")
+    auto_recover = models.BooleanField(
+        default=False, help_text="On: fence a failed hypervisor and restart its HA VMs at once. "
+                                 "Off: alert and propose it to an operator",
+    )
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name_plural = "site recovery policies"
+
+    def __str__(self):
+        return f"{self.site}: auto-recovery {'on' if self.auto_recover else 'off'}"
+
+
+class Recovery(models.Model):
+    """What was (or is proposed to be) done about a failed host: fence it, then restart
+    its HA VMs elsewhere; the Job carries the per-VM progress and the log."""
+
+    class State(models.TextChoices):
+        PROPOSED = "proposed", "Proposed (waiting for an operator)"
+        RUNNING = "running", "Running"
+        SUCCEEDED = "succeeded", "Done"
+        PARTIAL = "partial", "Done, some VMs not restarted"
+        FENCE_FAILED = "fence_failed", "Fence failed: nothing restarted"
+        FAILED = "failed", "Failed"
+        DISMISSED = "dismissed", "Dismissed"
+
+    OPEN_STATES = (State.PROPOSED, State.RUNNING)
+
+    host = models.ForeignKey(Host, on_delete=models.CASCADE, related_name="recoveries")
+    state = models.CharField(max_length=16, choices=State.choices, default=State.PROPOSED, db_index=True)
+    automatic = models.BooleanField(default=False)
+    requested_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+                                     related_name="+")
+    evidence = models.JSONField(default=dict, blank=True, help_text="The detection's evidence of the failure")
+    job = models.ForeignKey("core.Job", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    fence_attempt = models.ForeignKey(FenceAttempt, null=True, blank=True, on_delete=models.SET_NULL,
+                                      related_name="+")
+    summary = models.CharField(max_length=500, blank=True)
+    result = models.JSONField(default=dict, blank=True, help_text="Restarted VMs (where) and unplaced ones (why)")
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        verbose_name_plural = "recoveries"
+        constraints = [
+            models.UniqueConstraint(fields=["host"], condition=Q(state__in=["proposed", "running"]),
+                                    name="one_open_recovery_per_host"),
+        ]
+
+    def __str__(self):
+        return f"{self.host.hostname}: {self.get_state_display()}"

@@ -9,7 +9,7 @@ from core.jobs import create_job, enqueue, job_task
 from core.models import Job
 
 from .models import AlertDelivery
-from .services import alerts, history, sweep
+from .services import alerts, history, recovery, sweep
 
 SWEEP_KIND = history.SWEEP_JOB_KIND
 # A scheduled sweep older than this that still looks unfinished was lost (a killed worker):
@@ -68,3 +68,9 @@ def deliver_alert(self, delivery_id):
     if alerts.attempt_delivery(delivery) or delivery.state == AlertDelivery.State.FAILED:
         return delivery.state
     raise self.retry(countdown=alerts.backoff(delivery.attempts))
+
+
+@shared_task(name="health.recover")
+@job_task
+def recover_job(job, recorder):
+    return recovery.run_recovery(job, recorder)

@@ -10,16 +10,39 @@ from django.urls import reverse, reverse_lazy
 from django.utils.decorators import method_decorator
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views import View
-from django.views.generic import DetailView, ListView, TemplateView
+from django.views.generic import DetailView, ListView, TemplateView, UpdateView
 
-from core.mixins import OperatorRequiredMixin, ViewerRequiredMixin
-from inventory.models import Host
-from inventory.views import AdminCreateView, AdminDeleteView, AdminUpdateView
+from core.mixins import AdminRequiredMixin, OperatorRequiredMixin, ViewerRequiredMixin
+from hypervisors.models import Hypervisor
+from hypervisors.services import ha_restart
+from inventory.models import Host, Site
+from inventory.views import AdminCreateView, AdminDeleteView, AdminUpdateView, ObjectFormMixin
 
 from . import conf, selectors, tasks
-from .forms import AlertTargetForm, CheckScheduleForm, KnownKeyForm, PortCheckForm, SSHCredentialForm, TrustKeyForm
-from .models import Alert, AlertTarget, CheckSchedule, HostKey, PortCheck, SSHCredential
-from .services import history, hostkeys, prometheus
+from .forms import (
+    AlertTargetForm,
+    CheckScheduleForm,
+    FenceDeviceForm,
+    KnownKeyForm,
+    PortCheckForm,
+    RecoveryPolicyForm,
+    SSHCredentialForm,
+    StartRecoveryForm,
+    TrustKeyForm,
+)
+from .models import (
+    Alert,
+    AlertTarget,
+    CheckSchedule,
+    FenceAttempt,
+    FenceDevice,
+    HostKey,
+    PortCheck,
+    Recovery,
+    SiteRecoveryPolicy,
+    SSHCredential,
+)
+from .services import history, hostkeys, prometheus, recovery
 from .templatetags.health import health_of
 
 SETTINGS_URL = reverse_lazy("health:settings")
@@ -83,6 +106,8 @@ class HostHealthView(ViewerRequiredMixin, HostHealthMixin, DetailView):
             alerts=selectors.recent_alerts(host),
             keys=HostKey.objects.filter(host=host).select_related("trusted_by"),
             trust_form=TrustKeyForm(),
+            recovery_form=kwargs.pop("recovery_form", None) or StartRecoveryForm(),
+            **recovery_context(host),
             **kwargs,
         )
 
@@ -163,19 +188,21 @@ class HostKeyDeleteView(AdminDeleteView):
 # --- alerts ----------------------------------------------------------------------------
 
 
-class AlertListView(ViewerRequiredMixin, ListView):
+class ElidedPagesMixin:
+    def get_context_data(self, **kwargs):
+        context = super().get_context_data(**kwargs)
+        page = context["page_obj"]
+        context["page_range"] = page.paginator.get_elided_page_range(page.number) if page else []
+        return context
+
+
+class AlertListView(ViewerRequiredMixin, ElidedPagesMixin, ListView):
     template_name = "health/alerts.html"
     paginate_by = 50
     context_object_name = "alerts"
 
     def get_queryset(self):
         return Alert.objects.select_related("host").prefetch_related("deliveries__attempt_log")
-
-    def get_context_data(self, **kwargs):
-        context = super().get_context_data(**kwargs)
-        page = context["page_obj"]
-        context["page_range"] = page.paginator.get_elided_page_range(page.number) if page else []
-        return context
 
 
 # --- settings ----------------------------------------------------------------------------
@@ -190,6 +217,9 @@ class SettingsView(ViewerRequiredMixin, TemplateView):
             port_checks=PortCheck.objects.select_related("role"),
             credentials=SSHCredential.objects.prefetch_related("roles", "hosts"),
             targets=AlertTarget.objects.all(),
+            sites=Site.objects.order_by("name"),
+            auto_sites=set(SiteRecoveryPolicy.objects.filter(auto_recover=True).values_list("site_id", flat=True)),
+            fence_devices=FenceDevice.objects.select_related("host").order_by("host__hostname"),
             detection=[
                 ("Suspect", "after the first round of checks that got no answer"),
                 ("Failed", f"after {conf.integer('HEALTH_FAILURE_THRESHOLD')} failed rounds within "
@@ -242,3 +272,108 @@ class MetricsView(View):
             response["WWW-Authenticate"] = 'Bearer realm="opsconsole metrics"'
             return response
         return HttpResponse(prometheus.render(), content_type=prometheus.CONTENT_TYPE)
+
+
+# --- fencing and recovery ------------------------------------------------------------------
+
+
+def recovery_context(host):
+    """What the host page shows about fencing and recovery."""
+    hypervisor = Hypervisor.objects.filter(host=host).select_related("host").first()
+    recoveries = list(host.recoveries.select_related("job", "requested_by")[:5])
+    attempts = list(host.fence_attempts.select_related("requested_by")[:10])
+    return {
+        "hypervisor": hypervisor,
+        "fence_device": FenceDevice.objects.filter(host=host).first(),
+        "fence_attempts": attempts,
+        "last_fence_failed": bool(attempts) and attempts[0].outcome == FenceAttempt.Outcome.FAILED,
+        "recoveries": recoveries,
+        "open_recovery": next((r for r in recoveries if r.state in Recovery.OPEN_STATES), None),
+        "restart_plan": ha_restart.restart_plan(hypervisor) if hypervisor else None,
+        "auto_recover": recovery.auto_recovery_on(host.site_id),
+        "can_recover": hypervisor is not None and recovery.looks_failed(host),
+    }
+
+
+class FenceDeviceEditView(AdminRequiredMixin, ObjectFormMixin, UpdateView):
+    """A host's fence device: created on first save, edited afterwards."""
+
+    model = FenceDevice
+    form_class = FenceDeviceForm
+
+    def get_object(self, queryset=None):
+        host = get_object_or_404(Host, pk=self.kwargs["pk"])
+        return FenceDevice.objects.filter(host=host).first() or FenceDevice(host=host)
+
+    def get_success_url(self):
+        return reverse("health:host", args=[self.object.host_id])
+
+    def get_context_data(self, **kwargs):
+        return super().get_context_data(cancel_url=self.get_success_url(), **kwargs)
+
+
+class StartRecoveryView(OperatorRequiredMixin, View):
+    """'Fence and restart' or 'Confirm powered off' on a failed hypervisor."""
+
+    def post(self, request, pk):
+        host = get_object_or_404(Host.objects.select_related("site", "role"), pk=pk)
+        form = StartRecoveryForm(request.POST)
+        if not form.is_valid():
+            page = HostHealthView()
+            page.setup(request, pk=pk)
+            page.object = host
+            return render(request, page.template_name, page.get_context_data(recovery_form=form), status=400)
+        try:
+            started = recovery.start_recovery(host, user=request.user, note=form.cleaned_data["note"],
+                                              confirmed_off=form.cleaned_data["mode"] == form.CONFIRMED_OFF)
+        except recovery.RecoveryRefused as exc:
+            messages.error(request, str(exc))
+            return redirect("health:host", pk=host.pk)
+        return redirect("health:recovery", pk=started.pk)
+
+
+class RecoveryDetailView(ViewerRequiredMixin, DetailView):
+    """A recovery: its fence attempt, its job (live) and one bar per VM restarted."""
+
+    model = Recovery
+    template_name = "health/recovery_detail.html"
+    queryset = Recovery.objects.select_related("host", "job", "fence_attempt", "requested_by")
+
+    def get_context_data(self, **kwargs):
+        job = self.object.job
+        return super().get_context_data(
+            children=list(job.children.order_by("pk")) if job else [], **kwargs)
+
+
+class RecoveryProgressView(RecoveryDetailView):
+    template_name = "health/_recovery_progress.html"
+
+
+class RecoveryListView(ViewerRequiredMixin, ElidedPagesMixin, ListView):
+    template_name = "health/recoveries.html"
+    paginate_by = 50
+    context_object_name = "recoveries"
+    queryset = Recovery.objects.select_related("host", "requested_by", "job")
+
+
+class DismissRecoveryView(OperatorRequiredMixin, View):
+    def post(self, request, pk):
+        proposal = get_object_or_404(Recovery.objects.select_related("host"), pk=pk)
+        try:
+            recovery.dismiss(proposal, request.user)
+            messages.info(request, f"Recovery proposal for {proposal.host.hostname} dismissed.")
+        except recovery.RecoveryRefused as exc:
+            messages.error(request, str(exc))
+        return redirect("health:host", pk=proposal.host_id)
+
+
+class RecoveryPolicyView(AdminRequiredMixin, View):
+    """Turn auto-recovery on or off for a site."""
+
+    def post(self, request, site_pk):
+        site = get_object_or_404(Site, pk=site_pk)
+        form = RecoveryPolicyForm(request.POST)
+        form.is_valid()  # a lone optional checkbox: always valid
+        policy = recovery.set_auto_recovery(site, form.cleaned_data["auto_recover"], request.user)
+        messages.success(request, f"Auto-recovery at {site.name} is {'on' if policy.auto_recover else 'off'}.")
+        return redirect(f"{reverse('health:settings')}#recovery-policies")

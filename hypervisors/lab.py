@@ -6,12 +6,15 @@ benchmarks, so it never collides with a real network) and its own mount and UTS
 namespace (own hostname, own tmpfs state directories, own copy of /etc/libvirt). In it
 run `virtlogd`, `libvirtd` (TCP on the host's address) with QEMU guests under TCG, and
 an `sshd` that takes the lab's key. All hosts see one shared storage directory for guest
-disks, so live migration and HA restarts work as on a cluster with shared storage.
+disks, so live migration and HA restarts work as on a cluster with shared storage; each
+host's QEMU takes its disks' leases through its own `virtlockd` (libvirt's lockd lock
+manager) in a lockspace on that storage, so a second QEMU on a disk is refused.
 
 Faults are injected the way they happen: power off (every process of the host dies),
 partition (its link goes down, processes live), slow (its link is rate-limited; this
 kernel has no netem, so a token bucket stands in for delay), hang (its processes are
-frozen with SIGSTOP), and power on again.
+frozen with SIGSTOP), and power on again. `power_state` reads the power back the way
+the lab fence agent needs: off only when no process of the host is left.
 
 The lab remembers what it started in <var>/lab/state.json and stops exactly that: the
 processes of each host's mount namespace (found by the namespace inode and a token in
@@ -32,7 +35,8 @@ from pathlib import Path
 
 DEFAULT_HOSTS = ("hv1", "hv2", "hv3", "hv4")
 STATE_DIRS = ("/run/libvirt", "/var/lib/libvirt", "/var/log/libvirt", "/var/cache/libvirt")
-REQUIRED_BINARIES = ("libvirtd", "virtlogd", "unshare", "qemu-system-x86_64", "qemu-img", "ip", "tc", "ssh-keygen")
+REQUIRED_BINARIES = ("libvirtd", "virtlogd", "virtlockd", "unshare", "qemu-system-x86_64", "qemu-img", "ip", "tc",
+                     "ssh-keygen")
 LIBVIRT_PORT = 16509
 SSH_PORT = 22
 
@@ -79,6 +83,7 @@ class Lab:
         self.state_file = self.root / "state.json"
         self.shared_storage = self.root / "shared"
         self.ssh_key = self.root / "ssh" / "id_ed25519"
+        self.lockspace = self.shared_storage / "lockd"
 
     # ----- state ---------------------------------------------------------
     def load(self) -> dict[str, LabHost]:
@@ -106,7 +111,7 @@ class Lab:
     def up(self, log=print) -> dict[str, LabHost]:
         check_prerequisites()
         ensure_qemu_identity()
-        self.shared_storage.mkdir(parents=True, exist_ok=True)
+        self.lockspace.mkdir(parents=True, exist_ok=True)
         self._ensure_ssh_key()
         self._ensure_bridge()
         self._write_name_files()
@@ -186,7 +191,13 @@ class Lab:
             f'listen_addr = "{host.address}"\ntcp_port = "{LIBVIRT_PORT}"\nauth_tcp = "none"\n'
             f'host_uuid = "{host.host_uuid}"\nkeepalive_interval = 5\nkeepalive_count = 5\n'
         )
-        (etc / "qemu.conf").write_text('user = "root"\ngroup = "root"\nvnc_listen = "127.0.0.1"\n')
+        # virtlockd guards every guest disk with a lease in a lockspace on the shared storage:
+        # a second QEMU on the same disk (on any lab host) is refused, whatever the console thinks.
+        (etc / "qemu.conf").write_text('user = "root"\ngroup = "root"\nvnc_listen = "127.0.0.1"\n'
+                                       'lock_manager = "lockd"\n')
+        (etc / "qemu-lockd.conf").write_text(
+            f'auto_disk_leases = 1\nrequire_lease_for_disks = 1\nfile_lockspace_dir = "{self.lockspace}"\n'
+        )
         key = index_dir / "ssh_host_ed25519_key"
         if not key.exists():
             _run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", host.name, "-f", str(key)])
@@ -215,9 +226,13 @@ hostname {host.name}
 {mounts}
 mount --bind {etc} /etc/libvirt
 mount --bind {host_dir / 'hosts'} /etc/hosts
+# A home of its own: an SSH session must not run this machine's root shell start-up files
+# (a pyenv lock left by a session killed at power-off made every later login wait 60 s).
+mount -t tmpfs {host.token} /root
 mkdir -p /run/sshd
 /usr/sbin/sshd -f {host_dir / 'sshd_config'}
 virtlogd -d -p /run/libvirt/virtlogd-lab.pid
+virtlockd -d -p /run/libvirt/virtlockd-lab.pid
 exec libvirtd --listen -f /etc/libvirt/libvirtd.conf -p /run/libvirt/libvirtd-lab.pid
 """
         log_file = open(host_dir / "libvirtd.log", "w")
@@ -239,6 +254,17 @@ exec libvirtd --listen -f /etc/libvirt/libvirtd.conf -p /run/libvirt/libvirtd-la
     def power_off(self, name) -> int:
         """Pull the plug: every process of the host dies at once (guests included)."""
         return self._power_off(self.host(name), graceful=False)
+
+    def power_state(self, name) -> dict:
+        """Read the host's power back, as a power switch with metering would: "off" when
+        no process of the host is left and its libvirt port is closed, "on" otherwise
+        (a partitioned or hung host is on: its processes live)."""
+        host = self.host(name)
+        pids = namespace_pids(host) if host.mnt_ns else []
+        alive = [pid for pid in pids if _alive(pid)]
+        answering = port_open(LIBVIRT_PORT, host.address, timeout=0.3)
+        return {"state": "off" if not alive and not answering else "on", "processes": len(alive),
+                "libvirt_port_open": answering}
 
     def power_on(self, name):
         """Boot a powered-off host again (same address, new libvirtd and sshd)."""
@@ -391,10 +417,13 @@ def host_alive(host: LabHost):
 
 
 def namespace_pids(host: LabHost):
-    """Every process in the host's mount namespace, provided the namespace still carries
-    the host's token (namespace inode numbers are reused once a namespace is gone)."""
-    pids = [int(e.name) for e in Path("/proc").iterdir() if e.name.isdigit() and _ns(int(e.name)) == host.mnt_ns]
-    return [pid for pid in pids if _ours(pid, host)]
+    """Every process of the host: those in its mount namespace and those in namespaces made
+    under it (libvirt runs each QEMU in a mount namespace of its own), known by the host's
+    token in their mounts (namespace inode numbers are reused once a namespace is gone).
+    Missing the QEMUs would leave guests running, holding their disks, after a power-off."""
+    machine = _ns(1)
+    pids = [int(e.name) for e in Path("/proc").iterdir() if e.name.isdigit()]
+    return [pid for pid in pids if _ns(pid) not in (None, machine) and _ours(pid, host)]
 
 
 def _ours(pid, host: LabHost):

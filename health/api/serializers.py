@@ -6,7 +6,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from core.api.serializers import CleanModelSerializer, SlugRelatedField
-from inventory.models import Host, Role
+from inventory.models import Host, Role, Site
 
 from ..drivers import ssh as ssh_driver
 from ..models import (
@@ -18,9 +18,13 @@ from ..models import (
     CheckSchedule,
     CheckStatus,
     DeliveryAttempt,
+    FenceAttempt,
+    FenceDevice,
     HostHealth,
     HostKey,
     PortCheck,
+    Recovery,
+    SiteRecoveryPolicy,
     SSHCredential,
 )
 
@@ -224,3 +228,71 @@ class SweepAcceptedSerializer(serializers.Serializer):
     job = serializers.IntegerField()
     url = serializers.CharField()
     state = serializers.CharField()
+
+
+# --- fencing and recovery -----------------------------------------------------------------
+
+
+class FenceDeviceSerializer(CleanModelSerializer):
+    """How a host is fenced. The IPMI password is write-only: no response contains it."""
+
+    hostname = serializers.CharField(source="host.hostname", read_only=True)
+    password = serializers.CharField(write_only=True, required=False, allow_blank=True, max_length=500,
+                                     style={"input_type": "password"},
+                                     help_text="IPMI password; leave out to keep the stored one")
+    has_password = serializers.SerializerMethodField()
+
+    class Meta:
+        model = FenceDevice
+        fields = ["id", "host", "hostname", "agent", "address", "username", "password", "has_password", "lab_root",
+                  "timeout_seconds", "enabled", "updated_at"]
+
+    def get_has_password(self, device) -> bool:
+        return bool(device.password)
+
+
+class FenceAttemptSerializer(serializers.ModelSerializer):
+    """One fence attempt: who asked, the agent, its transcript and the power state read back."""
+
+    hostname = serializers.CharField(source="host.hostname", read_only=True)
+    requested_by = serializers.SlugRelatedField(slug_field="username", read_only=True, allow_null=True)
+
+    class Meta:
+        model = FenceAttempt
+        fields = ["id", "host", "hostname", "agent", "outcome", "power_state", "automatic", "requested_by", "reason",
+                  "output", "evidence", "job", "started_at", "finished_at"]
+        read_only_fields = fields
+
+
+class RecoverySerializer(serializers.ModelSerializer):
+    """A recovery of a failed host: proposed, running, or how it ended (restarted VMs and
+    where, the ones that could not be placed and why)."""
+
+    hostname = serializers.CharField(source="host.hostname", read_only=True)
+    requested_by = serializers.SlugRelatedField(slug_field="username", read_only=True, allow_null=True)
+
+    class Meta:
+        model = Recovery
+        fields = ["id", "host", "hostname", "state", "automatic", "requested_by", "summary", "evidence", "result",
+                  "job", "fence_attempt", "created_at", "finished_at"]
+        read_only_fields = fields
+
+
+class StartRecoverySerializer(serializers.Serializer):
+    """Fence and restart: fence the host with its agent, then restart its HA VMs elsewhere.
+    With confirmed_off, you confirm (under your name) that the host is powered off: that is the fence."""
+
+    host = serializers.PrimaryKeyRelatedField(queryset=Host.objects.all())
+    confirmed_off = serializers.BooleanField(default=False)
+    note = serializers.CharField(max_length=300, required=False, allow_blank=True, default="")
+
+
+class RecoveryPolicySerializer(CleanModelSerializer):
+    """Auto-recovery per site: on, a failed hypervisor is fenced and its HA VMs restarted at
+    once; off (the default), it is alerted on and recovery is proposed."""
+
+    site = SlugRelatedField(slug_field="slug", queryset=Site.objects.all())
+
+    class Meta:
+        model = SiteRecoveryPolicy
+        fields = ["id", "site", "auto_recover", "updated_at"]

@@ -13,6 +13,10 @@ router.register("port-checks", views.PortCheckViewSet, basename="health-port-che
 router.register("credentials", views.SSHCredentialViewSet, basename="health-credential")
 router.register("alert-targets", views.AlertTargetViewSet, basename="health-alert-target")
 router.register("alerts", views.AlertViewSet, basename="health-alert")
+router.register("fence-devices", views.FenceDeviceViewSet, basename="health-fence-device")
+router.register("fence-attempts", views.FenceAttemptViewSet, basename="health-fence-attempt")
+router.register("recoveries", views.RecoveryViewSet, basename="health-recovery")
+router.register("recovery-policies", views.RecoveryPolicyViewSet, basename="health-recovery-policy")
 
 urlpatterns = [
     path("sweeps/", views.SweepView.as_view(), name="health-sweep"),

@@ -11,6 +11,8 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from core.api.audit import AuditedMixin, audited
+from core.api.exceptions import Conflict
+from core.api.schema import ErrorDetailSerializer
 from core.api.views import ApiViewMixin
 from core.roles import Role as ConsoleRole
 
@@ -22,25 +24,34 @@ from ..models import (
     CheckResult,
     CheckSchedule,
     CheckStatus,
+    FenceAttempt,
+    FenceDevice,
     HostHealth,
     HostKey,
     PortCheck,
+    Recovery,
+    SiteRecoveryPolicy,
     SSHCredential,
 )
-from ..services import history, hostkeys
+from ..services import history, hostkeys, recovery
 from . import filters
 from .serializers import (
     AlertSerializer,
     AlertTargetSerializer,
     CheckResultSerializer,
     CheckScheduleSerializer,
+    FenceAttemptSerializer,
+    FenceDeviceSerializer,
     HostHealthSerializer,
     HostKeySerializer,
     KnownKeySerializer,
     PortCheckSerializer,
+    RecoveryPolicySerializer,
+    RecoverySerializer,
     SeriesQuerySerializer,
     SeriesSerializer,
     SSHCredentialSerializer,
+    StartRecoverySerializer,
     SweepAcceptedSerializer,
     SweepSerializer,
     TrustKeySerializer,
@@ -197,3 +208,70 @@ class SweepView(ApiViewMixin, APIView):
                                     title="Health checks" + (f" of {len(host_ids)} host(s)" if host_ids else ""))
         body = {"job": job.pk, "url": reverse("job-detail", args=[job.pk]), "state": job.state}
         return Response(body, status=status.HTTP_202_ACCEPTED)
+
+
+# --- fencing and recovery -----------------------------------------------------------------
+
+
+class FenceDeviceViewSet(AdminConfigViewSet):
+    """How each host is fenced (IPMI, the lab's power switch, or manual). Admins only
+    change them; the IPMI password is write-only."""
+
+    queryset = FenceDevice.objects.select_related("host")
+    serializer_class = FenceDeviceSerializer
+    filterset_fields = ["agent", "enabled", "host"]
+    ordering_fields = ["host__hostname", "updated_at"]
+
+
+class FenceAttemptViewSet(ApiViewMixin, viewsets.ReadOnlyModelViewSet):
+    """Every fence attempt, with the power state the agent read back."""
+
+    queryset = FenceAttempt.objects.select_related("host", "requested_by")
+    serializer_class = FenceAttemptSerializer
+    filterset_fields = ["host", "agent", "outcome", "automatic"]
+    ordering_fields = ["started_at"]
+    lookup_value_regex = r"[0-9]+"
+
+
+class RecoveryViewSet(ApiViewMixin, mixins.CreateModelMixin, viewsets.ReadOnlyModelViewSet):
+    """Recoveries of failed hosts (proposed, running, done). Operators start one (POST:
+    fence and restart, or confirmed_off after checking the host by hand) or dismiss a proposal."""
+
+    queryset = Recovery.objects.select_related("host", "requested_by")
+    serializer_class = RecoverySerializer
+    filterset_fields = ["host", "state", "automatic"]
+    ordering_fields = ["created_at"]
+    lookup_value_regex = r"[0-9]+"
+    write_role = ConsoleRole.OPERATOR
+
+    @extend_schema(request=StartRecoverySerializer, responses={202: RecoverySerializer, 409: ErrorDetailSerializer})
+    def create(self, request):
+        data = validated(StartRecoverySerializer, request.data if isinstance(request.data, dict) else {})
+        try:
+            with audited(request):
+                started = recovery.start_recovery(data["host"], user=request.user,
+                                                  confirmed_off=data["confirmed_off"], note=data["note"])
+        except recovery.RecoveryRefused as exc:
+            raise Conflict(str(exc)) from exc
+        return Response(RecoverySerializer(started).data, status=status.HTTP_202_ACCEPTED)
+
+    @extend_schema(request=None, responses={200: RecoverySerializer, 409: ErrorDetailSerializer})
+    @action(detail=True, methods=["post"])
+    def dismiss(self, request, pk=None):
+        """Dismiss a proposed recovery (the operator decided not to act)."""
+        proposal = self.get_object()
+        try:
+            recovery.dismiss(proposal, request.user)
+        except recovery.RecoveryRefused as exc:
+            raise Conflict(str(exc)) from exc
+        proposal.refresh_from_db()
+        return Response(self.get_serializer(proposal).data)
+
+
+class RecoveryPolicyViewSet(AdminConfigViewSet):
+    """Auto-recovery per site (off unless a policy says on)."""
+
+    queryset = SiteRecoveryPolicy.objects.select_related("site")
+    serializer_class = RecoveryPolicySerializer
+    filterset_fields = ["auto_recover"]
+    ordering_fields = ["site__name"]

@@ -49,7 +49,7 @@ def enter_maintenance(hypervisor: Hypervisor, job, recorder, user=None, parallel
                    params={"vm_id": m["vm_id"], "target_id": m["target_id"]}, parent=job)
         for m in plan["moves"]
     ]
-    done = _run_children(children, parallel, recorder)
+    done = run_children(children, parallel, recorder)
     failed = [c for c in Job.objects.filter(pk__in=[c.pk for c in children]) if c.state != Job.State.SUCCEEDED]
     left = hypervisor.vms.filter(state=VirtualMachine.State.RUNNING).count()
     if failed or left:
@@ -61,26 +61,30 @@ def enter_maintenance(hypervisor: Hypervisor, job, recorder, user=None, parallel
     return {"hypervisor": hypervisor.name, "migrated": done, "plan": plan}
 
 
-def _run_children(children, parallel, recorder):
+def run_children(children, parallel, recorder, work=None, noun="migrations"):
+    """Run child jobs `parallel` at a time with `work(job, recorder)` (a live migration by
+    default), the parent's progress counting finished children. Also used by HA restarts."""
+    work = work or _migrate_child
     lock = threading.Lock()
     finished = [0]
 
-    def migrate_one(child):
+    def run_one(child):
         close_old_connections()
         try:
             if Job.objects.filter(pk=child.parent_id, cancel_requested=True).exists():
-                Job.objects.filter(pk=child.pk).update(state=Job.State.CANCELLED, message="Evacuation cancelled")
+                Job.objects.filter(pk=child.pk).update(state=Job.State.CANCELLED,
+                                                       message="Cancelled with its parent job")
                 return
-            run_job(child.pk, _migrate_child)
+            run_job(child.pk, work)
         finally:
             with lock:
                 finished[0] += 1
                 recorder.progress(100 * finished[0] // max(len(children), 1),
-                                  f"{finished[0]} of {len(children)} migrations finished", check_cancel=False)
+                                  f"{finished[0]} of {len(children)} {noun} finished", check_cancel=False)
             connection.close()
 
-    with ThreadPoolExecutor(max_workers=max(1, parallel), thread_name_prefix="evacuate") as pool:
-        list(pool.map(migrate_one, children))
+    with ThreadPoolExecutor(max_workers=max(1, parallel), thread_name_prefix="children") as pool:
+        list(pool.map(run_one, children))
     return Job.objects.filter(pk__in=[c.pk for c in children], state=Job.State.SUCCEEDED).count()
 
 

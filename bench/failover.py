@@ -1,0 +1,206 @@
+"""Failover time: power off a lab hypervisor running two HA guests and measure the seconds
+from the power-off to both guests running on another hypervisor (asked of libvirt), with
+the product's default check schedules and detection settings, auto-recovery on.
+
+The beat is played in-process: a scheduled sweep of the checks that are due every tick
+(5 s, as the "Health checks" periodic task); the recovery job runs at once in this
+process (Celery eager) instead of on a worker. The power-off lands at a random moment
+after a warm-up, so the detection delay is what a real failure would see.
+
+    python bench/failover.py [--runs 1] [--warmup 20]
+"""
+
+import argparse
+import logging
+import random
+import statistics
+import threading
+import time
+
+from benchsetup import setup_django
+
+LAB_NAMES = ("fosource", "foactive", "fospare")
+TICK = 5.0  # seconds between beat ticks of the "Health checks" task (core/schedules.py)
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=1)
+    parser.add_argument("--warmup", type=float, default=20, help="seconds of healthy sweeps before the power-off")
+    args = parser.parse_args()
+    var_dir = setup_django("failover")
+
+    import libvirt
+
+    from health import conf
+    from health.models import CheckSchedule, FenceDevice, HealthEvent, Recovery, SiteRecoveryPolicy, SSHCredential
+    from health.services import hostkeys, sweep
+    from hypervisors.drivers import libvirt_driver as driver
+    from hypervisors.lab import Lab
+    from hypervisors.models import Hypervisor, VirtualMachine
+    from hypervisors.services import sync
+    from hypervisors.services.actions import domain_xml
+    from inventory.models import Host, Role, Site
+    from opsconsole.celery import app
+
+    app.conf.task_always_eager = True
+    logging.disable(logging.WARNING)  # the job logs are in the database; keep the output to the figures
+    lab = Lab(var_dir / "lab-failover", net_index=254, names=LAB_NAMES)
+    figures = []
+    try:
+        for run in range(1, args.runs + 1):
+            hosts = lab.up(log=lambda line: None)
+            _reset_database()
+            site = Site.objects.create(name="Bench", slug="bench")
+            SiteRecoveryPolicy.objects.create(site=site, auto_recover=True)
+            role = Role.objects.create(name="Hypervisor", slug="hypervisor")
+            SSHCredential.objects.create(name="lab", private_key=lab.ssh_key.read_text(), is_default=True)
+            hvs = {}
+            for name, lab_host in hosts.items():
+                host = Host.objects.create(hostname=name, site=site, role=role, mgmt_address=lab_host.address,
+                                           status="spare" if name == "fospare" else "active", cpu_cores=4,
+                                           memory_mib=4096)
+                hostkeys.trust_public_key(host, lab_host.ssh_host_key, None)
+                hvs[name] = Hypervisor.objects.create(host=host, uri=lab_host.uri, shared_storage=True)
+                FenceDevice.objects.create(host=host, agent="lab", lab_root=str(lab.root), timeout_seconds=10)
+                _clear_guests(libvirt, lab_host.uri)
+            guests = []
+            conn = libvirt.open(hvs["fosource"].uri)
+            for name in ("phobos", "deimos"):
+                dom = conn.defineXML(domain_xml(name, 1, 64))
+                dom.create()
+                guests.append(dom.UUIDString())
+            conn.close()
+            sync.sync_all()
+            VirtualMachine.objects.filter(uuid__in=guests).update(ha_enabled=True)
+
+            beat = _Beat(sweep)
+            beat.start()
+            time.sleep(args.warmup + random.uniform(0, TICK * 3))
+            watcher = _Watcher(libvirt, {n: hvs[n].uri for n in ("foactive", "fospare")}, guests)
+            powered_off = time.monotonic()
+            powered_off_at = time.time()
+            lab.power_off("fosource")
+            watcher.start()
+            while not watcher.done.wait(1) and beat.is_alive():
+                pass  # a beat that died (an error in a sweep) ends the run: its traceback is above
+            beat.stop()
+            source = hvs["fosource"].host
+            failed = HealthEvent.objects.filter(host=source, to_state="failed").order_by("at").first()
+            recovery = Recovery.objects.filter(host=source).first()
+            if watcher.elapsed_from(powered_off) is None:
+                print(f"run {run}: guests NOT running elsewhere after 180 s "
+                      f"(recovery: {recovery.state if recovery else 'none'} {recovery.summary if recovery else ''})")
+                continue
+            seconds = watcher.elapsed_from(powered_off)
+            figures.append(seconds)
+            detected = failed.at.timestamp() - powered_off_at if failed else float("nan")
+            fenced = (recovery.fence_attempt.finished_at.timestamp() - powered_off_at
+                      if recovery and recovery.fence_attempt else float("nan"))
+            print(f"run {run}: both guests running elsewhere {seconds:.1f} s after the power-off "
+                  f"(detected failed at {detected:.1f} s, fenced at {fenced:.1f} s, recovery job "
+                  f"{_job_seconds(recovery):.1f} s; "
+                  f"where: {', '.join(sorted(set(watcher.where.values())))})")
+            lab.power_on("fosource")
+            driver.forget_all()
+    finally:
+        driver.forget_all()
+        lab.down(log=lambda line: None)
+
+    intervals = dict(CheckSchedule.objects.filter(role__isnull=True, host__isnull=True)
+                     .values_list("check_type", "interval_seconds"))
+    print(f"settings: beat tick {TICK:g} s; check intervals {intervals}; suspect re-check every "
+          f"{conf.number('HEALTH_SUSPECT_INTERVAL_SECONDS'):g} s; failed after "
+          f"{conf.integer('HEALTH_FAILURE_THRESHOLD')} failed rounds within "
+          f"{conf.number('HEALTH_FAILURE_WINDOW_SECONDS'):g} s; liveness checks "
+          f"{','.join(sorted(conf.liveness_checks()))}; timeouts ssh {conf.check_timeout('ssh'):g} s, "
+          f"libvirt {conf.check_timeout('libvirt'):g} s; fence agent: lab power switch")
+    if figures:
+        print(f"failover: median {statistics.median(figures):.1f} s, max {max(figures):.1f} s over "
+              f"{len(figures)} run(s) (target < 60 s)")
+
+
+def _job_seconds(recovery):
+    job = recovery.job if recovery else None
+    if not job or not job.started_at or not job.finished_at:
+        return float("nan")
+    return (job.finished_at - job.started_at).total_seconds()
+
+
+def _reset_database():
+    from health.models import SSHCredential
+    from hypervisors.models import Hypervisor, VirtualMachine
+    from inventory.models import Host, Role, Site
+
+    VirtualMachine.objects.all().delete()
+    Hypervisor.objects.all().delete()
+    Host.objects.all().delete()
+    Role.objects.all().delete()
+    Site.objects.all().delete()
+    SSHCredential.objects.all().delete()
+
+
+def _clear_guests(libvirt, uri):
+    conn = libvirt.open(uri)
+    for dom in conn.listAllDomains(0):
+        if dom.isActive():
+            dom.destroy()
+        if dom.isPersistent():
+            dom.undefine()
+    conn.close()
+
+
+class _Beat(threading.Thread):
+    """The "Health checks" periodic task: every tick, one sweep of what is due."""
+
+    def __init__(self, sweep):
+        super().__init__(daemon=True)
+        self.sweep, self.stopping = sweep, threading.Event()
+
+    def run(self):
+        from django.db import connection
+
+        while not self.stopping.is_set():
+            started = time.monotonic()
+            self.sweep.sweep(due_only=True)
+            self.stopping.wait(max(0.0, TICK - (time.monotonic() - started)))
+        connection.close()
+
+    def stop(self):
+        self.stopping.set()
+        self.join(120)
+
+
+class _Watcher(threading.Thread):
+    """Asks libvirt on the surviving hypervisors, every 0.2 s, where the guests run."""
+
+    def __init__(self, libvirt, uris, guests):
+        super().__init__(daemon=True)
+        self.libvirt, self.uris, self.guests = libvirt, uris, guests
+        self.where, self.finished_at, self.done = {}, None, threading.Event()
+
+    def run(self):
+        conns = {name: self.libvirt.open(uri) for name, uri in self.uris.items()}
+        deadline = time.monotonic() + 180
+        while time.monotonic() < deadline:
+            for name, conn in conns.items():
+                for guest in self.guests:
+                    try:
+                        if conn.lookupByUUIDString(guest).isActive():
+                            self.where[guest] = name
+                    except self.libvirt.libvirtError:
+                        pass
+            if len(self.where) == len(self.guests):
+                self.finished_at = time.monotonic()
+                break
+            time.sleep(0.2)
+        for conn in conns.values():
+            conn.close()
+        self.done.set()
+
+    def elapsed_from(self, start):
+        return None if self.finished_at is None else self.finished_at - start
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,241 @@
+"""Failover against the real lab: a hypervisor running two HA guests is powered off →
+detected failed → fenced by the lab's power switch (power read back off) → both guests
+run on the spare, exactly once each (asked of libvirt itself), with alerts delivered to
+a webhook on 127.0.0.1 and the evidence in the journal. And the other way round: a
+partitioned hypervisor whose fence agent cannot read the power back has its guests
+restarted nowhere."""
+
+import os
+import stat
+import subprocess
+import time
+import uuid
+
+import libvirt
+import pytest
+from django.urls import reverse
+
+from core.models import Job
+from health.models import FenceAttempt, FenceDevice, Recovery, SiteRecoveryPolicy
+from health.services import sweep
+from hypervisors.models import VirtualMachine
+from hypervisors.services import sync
+from hypervisors.services.actions import domain_xml
+from inventory.models import JournalEntry
+from tests.fixtures.lab import start_guest
+
+pytestmark = [pytest.mark.lab, pytest.mark.django_db(transaction=True)]
+
+
+def clear_guests(lab):
+    for lab_host in lab.load().values():
+        conn = libvirt.open(lab_host.uri)
+        for dom in conn.listAllDomains(0):
+            if dom.isActive():
+                dom.destroy()
+            if dom.isPersistent():
+                dom.undefine()
+        conn.close()
+
+
+def running_on(lab, domain_uuid):
+    """Every lab host whose libvirt runs the domain (all hosts must answer)."""
+    found = []
+    for name, lab_host in lab.load().items():
+        conn = libvirt.open(lab_host.uri)
+        try:
+            if conn.lookupByUUIDString(domain_uuid).isActive():
+                found.append(name)
+        except libvirt.libvirtError:
+            pass
+        conn.close()
+    return found
+
+
+def start_guest_with_disk(lab, hypervisor, name):
+    """A guest whose disk is on the shared storage (so virtlockd holds a lease on it)."""
+    disk = lab.shared_storage / f"{name}-{uuid.uuid4().hex[:8]}.qcow2"
+    subprocess.run(["qemu-img", "create", "-q", "-f", "qcow2", str(disk), "16M"], check=True)
+    conn = libvirt.open(hypervisor.uri)
+    dom = conn.defineXML(domain_xml(name, 1, 64, str(disk), domain_uuid=uuid.uuid4()))
+    dom.create()
+    domain_uuid = dom.UUIDString()
+    conn.close()
+    return domain_uuid, disk
+
+
+@pytest.fixture
+def ha_guests(lab, trusted_estate):
+    """Two small HA guests on rhine (io with a disk on the shared storage), known to the
+    console; auto-recovery on at the site."""
+    clear_guests(lab)
+    rhine = trusted_estate["rhine"].hypervisor
+    io, disk = start_guest_with_disk(lab, rhine, "io")
+    guests = [io, start_guest(rhine, "europa")]
+    sync.sync_all()
+    VirtualMachine.objects.filter(uuid__in=guests).update(ha_enabled=True)
+    SiteRecoveryPolicy.objects.create(site=trusted_estate["rhine"].site, auto_recover=True)
+    yield guests
+    clear_guests(lab)
+    disk.unlink(missing_ok=True)
+
+
+def break_and_detect(host, fault, undo):
+    """A healthy round, then `fault`; sweep until detected failed; then `undo` whatever happened."""
+    sweep.sweep(host_ids=[host.pk], checks=["ssh", "libvirt"])
+    fault()
+    try:
+        assert rounds_until_failed(host)
+    finally:
+        undo()
+
+
+def rounds_until_failed(host, limit=6):
+    from health.models import HostHealth
+
+    for _ in range(limit):
+        sweep.sweep(host_ids=[host.pk], checks=["ssh", "libvirt"])
+        if HostHealth.objects.get(host=host).state == "failed":
+            return True
+    return False
+
+
+def wait_for_deliveries(receiver, count, timeout=10):
+    deadline = time.monotonic() + timeout
+    while len(receiver.posts) < count and time.monotonic() < deadline:
+        time.sleep(0.1)
+
+
+def test_a_powered_off_hypervisor_is_fenced_and_its_ha_guests_run_once_on_the_spare(
+        lab, trusted_estate, ha_guests, receiver, eager_celery):
+    rhine = trusted_estate["rhine"]
+    FenceDevice.objects.create(host=rhine, agent="lab", lab_root=str(lab.root), timeout_seconds=10)
+    break_and_detect(rhine, lambda: lab.power_off("rhine"), lambda: lab.power_on("rhine"))
+
+    recovery = Recovery.objects.get(host=rhine)
+    assert recovery.state == "succeeded", recovery.summary
+    assert recovery.automatic
+    attempt = recovery.fence_attempt
+    assert attempt.outcome == "fenced" and attempt.agent == "lab" and attempt.power_state == "off"
+    assert attempt.evidence["read_back"] == {"state": "off", "processes": 0, "libvirt_port_open": False}
+    assert attempt.evidence["failed_rounds"] == 3
+    # libvirt itself: each guest runs on the spare and nowhere else (rhine is back on, empty).
+    for guest in ha_guests:
+        assert running_on(lab, guest) == ["thames"]
+    assert set(VirtualMachine.objects.filter(uuid__in=ha_guests).values_list("hypervisor__host__hostname",
+                                                                               "state")) == {("thames", "running")}
+    thames = libvirt.open(lab.host("thames").uri)
+    io_xml = thames.lookupByUUIDString(ha_guests[0]).XMLDesc(0)
+    thames.close()
+    assert "qcow2" in io_xml and "/shared/io-" in io_xml  # restarted on its own disk
+    job = recovery.job
+    job.refresh_from_db()
+    assert job.state == Job.State.SUCCEEDED
+    children = list(job.children.order_by("title"))
+    assert [(c.title, c.state, c.progress) for c in children] == [
+        ("Restart europa on thames", "succeeded", 100), ("Restart io on thames", "succeeded", 100)]
+    assert "Evidence: 3 failed rounds (threshold 3), failing checks: libvirt, ssh" in job.log
+    assert "Fence: rhine FENCED" in job.log and "power read back: off" in job.log
+
+    journal = list(JournalEntry.objects.filter(host=rhine).values_list("text", flat=True))
+    assert any(t.startswith("Health: rhine is FAILED") for t in journal)
+    fenced = next(t for t in journal if t.startswith("Fence: rhine FENCED"))
+    assert "asked by auto-recovery" in fenced and "read back: off (0 processes of the host left" in fenced
+    restarted = next(t for t in journal if t.startswith("Recovery: rhine fenced; restarted 2 HA VMs"))
+    assert "europa on thames" in restarted and "io on thames" in restarted
+
+    wait_for_deliveries(receiver, 2)
+    assert receiver.events() == ["failed", "ha_restarted"]
+    assert receiver.posts[1]["evidence"]["fence"]["power_state"] == "off"
+    assert {r["vm"] for r in receiver.posts[1]["evidence"]["recovery"]["restarted"]} == {"io", "europa"}
+
+
+@pytest.fixture
+def hanging_ipmitool(tmp_path, monkeypatch):
+    """An ipmitool whose BMC never answers (it lost power, or its network is cut)."""
+    fake = tmp_path / "bin" / "ipmitool"
+    fake.parent.mkdir()
+    fake.write_text("#!/bin/sh\nexec sleep 60\n")
+    fake.chmod(fake.stat().st_mode | stat.S_IEXEC)
+    monkeypatch.setenv("PATH", f"{fake.parent}{os.pathsep}{os.environ['PATH']}")
+    return fake
+
+
+def test_a_partitioned_hypervisor_whose_fence_fails_keeps_its_guests_and_nothing_restarts(
+        lab, trusted_estate, ha_guests, receiver, eager_celery, hanging_ipmitool):
+    rhine = trusted_estate["rhine"]
+    FenceDevice.objects.create(host=rhine, agent="ipmi", address="127.0.0.1", username="admin", password="secret",
+                               timeout_seconds=2)
+    break_and_detect(rhine, lambda: lab.partition("rhine"), lambda: lab.heal("rhine"))
+
+    recovery = Recovery.objects.get(host=rhine)
+    assert recovery.state == "fence_failed"
+    assert "no VM was restarted anywhere" in recovery.summary
+    attempt = FenceAttempt.objects.get(host=rhine)
+    assert attempt.outcome == "failed" and attempt.power_state == "unknown"
+    assert "no answer from the BMC" in attempt.output
+    job = recovery.job
+    job.refresh_from_db()
+    assert job.state == Job.State.FAILED and "Fence of rhine failed" in job.message
+    assert not job.children.exists()
+    for guest in ha_guests:
+        assert running_on(lab, guest) == ["rhine"]
+    assert set(VirtualMachine.objects.filter(uuid__in=ha_guests).values_list("hypervisor__host__hostname",
+                                                                               flat=True)) == {"rhine"}
+    assert JournalEntry.objects.filter(host=rhine, kind="incident", text__startswith="Fence: rhine NOT fenced").exists()
+    wait_for_deliveries(receiver, 2)
+    assert receiver.events() == ["failed", "fence_failed"]
+
+
+def test_with_auto_recovery_off_an_operator_confirms_the_host_is_off_and_the_guests_restart(
+        lab, trusted_estate, ha_guests, receiver, eager_celery, client, operator):
+    """No fence device: the proposal waits; 'Fence and restart' cannot fence (nothing is
+    restarted); the operator checks the host and confirms it is off: then they restart."""
+    rhine = trusted_estate["rhine"]
+    SiteRecoveryPolicy.objects.filter(site=rhine.site).update(auto_recover=False)
+    sweep.sweep(host_ids=[rhine.pk], checks=["ssh", "libvirt"])
+    lab.power_off("rhine")
+    try:
+        assert rounds_until_failed(rhine)
+        proposal = Recovery.objects.get(host=rhine)
+        assert proposal.state == "proposed" and proposal.job is None
+        client.force_login(operator)
+        url = reverse("health:recover", args=[rhine.pk])
+        client.post(url, {"mode": "fence", "confirm": "on"})
+        failed = Recovery.objects.get(pk=proposal.pk)
+        assert failed.state == "fence_failed"
+        page = client.get(reverse("health:host", args=[rhine.pk])).content.decode()
+        assert 'id="fence-failed-alert"' in page
+        for guest in ha_guests:
+            assert running_on_reachable(lab, guest) == []
+
+        done = client.post(url, {"mode": "confirmed_off", "confirm": "on", "note": "checked: PSU lights off"})
+        confirmed = Recovery.objects.exclude(pk=proposal.pk).get(host=rhine)
+        assert done["Location"] == reverse("health:recovery", args=[confirmed.pk])
+        assert confirmed.state == "succeeded", confirmed.summary
+        assert confirmed.fence_attempt.agent == "manual" and confirmed.fence_attempt.requested_by == operator
+    finally:
+        lab.power_on("rhine")
+    for guest in ha_guests:
+        assert running_on(lab, guest) == ["thames"]
+    page = client.get(reverse("health:recovery", args=[confirmed.pk])).content.decode()
+    assert page.count('class="migration-item"') == 2 and "Restart io on thames" in page
+    wait_for_deliveries(receiver, 3)
+    assert receiver.events() == ["failed", "fence_failed", "ha_restarted"]
+
+
+def running_on_reachable(lab, domain_uuid):
+    """Like running_on, skipping hosts whose libvirt does not answer (the dead one)."""
+    found = []
+    for name, lab_host in lab.load().items():
+        try:
+            conn = libvirt.open(lab_host.uri)
+        except libvirt.libvirtError:
+            continue
+        try:
+            if conn.lookupByUUIDString(domain_uuid).isActive():
+                found.append(name)
+        except libvirt.libvirtError:
+            pass
+        conn.close()
+    return found
