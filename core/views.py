@@ -16,6 +16,7 @@ from django_tables2 import SingleTableView
 
 from hypervisors.services.capacity import site_usage
 from hypervisors.tables import site_bars
+from hypervisors.views_whatif import dashboard_n_plus_one
 from inventory.models import Host, HostStatus, Rack, Site
 
 from .jobs import request_cancel
@@ -83,6 +84,7 @@ class DashboardView(ViewerRequiredMixin, TemplateView):
             site_bars=bar_rows(host_counts_by("site"), "site"),
             failed_hosts=failed.order_by("-updated_at")[:FAILED_HOSTS_SHOWN],
             failed_total=by_status.get(HostStatus.FAILED, 0),
+            n_plus_one=dashboard_n_plus_one(),
             jobs=jobs,
             jobs_live=any(not job.is_finished for job in jobs),
             changes=LogEntry.objects.select_related("actor", "content_type")[:RECENT_CHANGES],

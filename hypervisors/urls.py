@@ -1,10 +1,11 @@
-from django.urls import path
+from django.urls import include, path
 
 from . import views
 
 app_name = "hypervisors"
 
 urlpatterns = [
+    path("", include("hypervisors.urls_whatif")),  # what if it died now? (read only)
     # hypervisors
     path("", views.HypervisorListView.as_view(), name="hypervisor_list"),
     path("sync/", views.SyncView.as_view(), name="sync_all"),

@@ -323,3 +323,91 @@ class JournalEntry(models.Model):
 
     def __str__(self):
         return f"{self.host.hostname}: {self.text[:40]}"
+
+
+# --- replacing a failed host by a spare ---------------------------------------------------
+
+
+class Replacement(models.Model):
+    """A failed (non-virtual) host's role moved to a spare of a compatible size at the same
+    site: the plan (the spare chosen, the candidates rejected and why, the new name), then
+    steps a person confirms one by one, run as jobs. See inventory.services.recovery."""
+
+    class State(models.TextChoices):
+        PROPOSED = "proposed", "Proposed (waiting for an operator)"
+        RUNNING = "running", "In progress"
+        DONE = "done", "Done"
+        CANCELLED = "cancelled", "Cancelled"
+
+    OPEN_STATES = (State.PROPOSED, State.RUNNING)
+
+    failed_host = models.ForeignKey(Host, on_delete=models.CASCADE, related_name="replacements")
+    spare = models.ForeignKey(Host, null=True, blank=True, on_delete=models.SET_NULL, related_name="replacing",
+                              help_text="The spare that takes over (none while no spare fits)")
+    new_hostname = models.CharField(max_length=63, blank=True, validators=[validate_dns_label],
+                                    help_text="The name the spare takes when it takes over")
+    naming_note = models.CharField(max_length=300, blank=True, help_text="Why that name")
+    state = models.CharField(max_length=16, choices=State.choices, default=State.PROPOSED, db_index=True)
+    automatic = models.BooleanField(default=False, help_text="Proposed by failure detection, not by a person")
+    requested_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+                                     related_name="+")
+    evidence = models.JSONField(default=dict, blank=True, help_text="Why the host is considered failed")
+    candidates = models.JSONField(default=list, blank=True,
+                                  help_text="Every spare considered: fits or not, and why not")
+    runbook = models.TextField(blank=True, help_text="Restore-from-backup steps written to the journal")
+    role_name = models.CharField(max_length=100, blank=True, help_text="The failed host's role when proposed")
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(fields=["failed_host"], condition=models.Q(state__in=["proposed", "running"]),
+                                    name="one_open_replacement_per_host"),
+        ]
+
+    def __str__(self):
+        return f"Replacement of {self.failed_host.hostname}"
+
+    def get_absolute_url(self):
+        return reverse("inventory:replacement_detail", args=[self.pk])
+
+    @property
+    def is_open(self):
+        return self.state in self.OPEN_STATES
+
+
+class ReplacementStep(models.Model):
+    """One step of a replacement. A destructive step runs only after a person confirmed
+    it (their name is kept here and in the journal); each run is a Job."""
+
+    class Kind(models.TextChoices):
+        MARK_FAILED = "mark_failed", "Mark the failed host failed"
+        TAKE_OVER = "take_over", "Give the spare the failed host's role"
+        RUNBOOK = "runbook", "Write the restore runbook in the journal"
+
+    class State(models.TextChoices):
+        PENDING = "pending", "Waiting"
+        RUNNING = "running", "Running"
+        DONE = "done", "Done"
+        FAILED = "failed", "Failed"
+
+    replacement = models.ForeignKey(Replacement, on_delete=models.CASCADE, related_name="steps")
+    number = models.PositiveSmallIntegerField()
+    kind = models.CharField(max_length=16, choices=Kind.choices)
+    title = models.CharField(max_length=200)
+    destructive = models.BooleanField(default=True, help_text="Changes the inventory: a person must confirm it")
+    state = models.CharField(max_length=16, choices=State.choices, default=State.PENDING)
+    confirmed_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+                                     related_name="+")
+    confirmed_at = models.DateTimeField(null=True, blank=True)
+    job = models.ForeignKey("core.Job", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    outcome = models.TextField(blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["replacement", "number"]
+        constraints = [models.UniqueConstraint(fields=["replacement", "number"], name="replacement_step_number_unique")]
+
+    def __str__(self):
+        return f"{self.replacement}: step {self.number} {self.title}"

@@ -24,3 +24,11 @@ def start_host_import(text, user, filename=""):
     params = {"filename": filename, "bytes": len(text.encode()), "csv_sealed": csv_import.seal_csv(text)}
     job = create_job(IMPORT_JOB_KIND, f"Import hosts from {filename}"[:200], user=user, params=params)
     return enqueue(job, import_hosts_job)
+
+
+@shared_task(name="inventory.replacement_step")
+@job_task
+def replacement_step_job(job, recorder):
+    from .services import recovery
+
+    return recovery.run_step(job.params["replacement_id"], job.params["step"], recorder)

@@ -46,6 +46,7 @@ def admin_crud(prefix, name, model, form_class, list_url, create=True, delete=Tr
 
 urlpatterns = [
     path("import/", include("inventory.urls_import")),
+    path("", include("inventory.urls_recovery")),
     path("", RedirectView.as_view(pattern_name="inventory:host_list"), name="index"),
     # hosts
     path("hosts/", views.HostListView.as_view(), name="host_list"),

@@ -2,7 +2,7 @@ from django.urls import include, path
 
 from core.api.routers import BulkRouter
 
-from . import views
+from . import views, views_recovery
 
 router = BulkRouter()
 router.register("hosts", views.HostViewSet, basename="host")
@@ -13,6 +13,7 @@ router.register("naming-schemes", views.NamingSchemeViewSet, basename="naming-sc
 router.register("tags", views.TagViewSet, basename="tag")
 router.register("interfaces", views.InterfaceViewSet, basename="interface")
 router.register("journal", views.JournalEntryViewSet, basename="journal-entry")
+router.register("replacements", views_recovery.ReplacementViewSet, basename="replacement")
 
 urlpatterns = [
     path("ansible/", views.AnsibleInventoryView.as_view(), name="ansible-inventory"),

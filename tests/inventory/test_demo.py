@@ -113,3 +113,14 @@ def test_load_demo_command_reports_what_it_did(db, capsys):
     assert f"created {len(HOSTS)} hosts" in capsys.readouterr().out
     call_command("load_demo")
     assert "nothing changed" in capsys.readouterr().out
+
+
+def test_marvin_is_dead_and_the_big_disk_spare_can_take_over_the_mail(demo):
+    from inventory.services.recovery import propose_replacement
+
+    marvin = Host.objects.get(hostname="marvin")
+    assert marvin.status == HostStatus.FAILED
+    proposal = propose_replacement(marvin)
+    assert proposal.spare.hostname == "spare-02"
+    fits = {c["hostname"]: c for c in proposal.candidates}
+    assert fits["spare-01"]["reasons"] and any("disk" in reason for reason in fits["spare-01"]["reasons"])

@@ -3,7 +3,7 @@
 from core.audit import acting_as
 from django.db import transaction
 
-from .models import Host, HostStatus, JournalEntry, Role, check_transition
+from ..models import Host, HostStatus, JournalEntry, Role, check_transition
 
 
 def add_journal_entry(host, text, author=None, kind=JournalEntry.Kind.NOTE):
