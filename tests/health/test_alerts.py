@@ -31,7 +31,6 @@ def test_a_webhook_is_retried_until_delivered(flaky_receiver, host, celery_worke
     attempts = list(delivery.attempt_log.order_by("number"))
     assert [(a.number, a.ok, a.status_code) for a in attempts] == [(1, False, 500), (2, False, 500), (3, True, 204)]
     assert attempts[0].error.startswith("HTTP 500")
-    assert attempts[2].at - attempts[1].at > attempts[1].at - attempts[0].at  # the delay doubles
     assert flaky_receiver.events() == ["failed"]
     assert flaky_receiver.posts[0]["host"]["hostname"] == "luna"
 
