@@ -8,11 +8,13 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 
 from health.checks.base import Outcome
-from health.models import AlertTarget, SSHCredential
+from health.models import AlertTarget, SiteRecoveryPolicy, SSHCredential
 from health.services import hostkeys
-from hypervisors.models import Hypervisor
+from hypervisors.models import Hypervisor, VirtualMachine
+from hypervisors.services import sync
 from inventory.models import Host, Role, Site
-from tests.hypervisors.conftest import LAB_NAMES
+from tests.health.lab_guests import clear_guests, start_guest_with_disk
+from tests.hypervisors.conftest import start_guest
 
 
 @pytest.fixture(autouse=True)
@@ -97,6 +99,22 @@ class Receiver:
     def close(self):
         self.server.shutdown()
         self.server.server_close()
+
+
+@pytest.fixture
+def ha_guests(lab, trusted_estate):
+    """Two small HA guests on rhine (io with a disk on the shared storage), known to the
+    console; auto-recovery on at the site."""
+    clear_guests(lab)
+    rhine = trusted_estate["rhine"].hypervisor
+    io, disk = start_guest_with_disk(lab, rhine, "io")
+    guests = [io, start_guest(rhine, "europa")]
+    sync.sync_all()
+    VirtualMachine.objects.filter(uuid__in=guests).update(ha_enabled=True)
+    SiteRecoveryPolicy.objects.create(site=trusted_estate["rhine"].site, auto_recover=True)
+    yield guests
+    clear_guests(lab)
+    disk.unlink(missing_ok=True)
 
 
 @pytest.fixture

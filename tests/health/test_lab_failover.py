@@ -7,9 +7,7 @@ restarted nowhere."""
 
 import os
 import stat
-import subprocess
 import time
-import uuid
 
 import libvirt
 import pytest
@@ -19,65 +17,10 @@ from core.models import Job
 from health.models import FenceAttempt, FenceDevice, Recovery, SiteRecoveryPolicy
 from health.services import sweep
 from hypervisors.models import VirtualMachine
-from hypervisors.services import sync
-from hypervisors.services.actions import domain_xml
 from inventory.models import JournalEntry
-from tests.fixtures.lab import start_guest
+from tests.health.lab_guests import rounds_until_failed, running_on, running_on_reachable
 
 pytestmark = [pytest.mark.lab, pytest.mark.django_db(transaction=True)]
-
-
-def clear_guests(lab):
-    for lab_host in lab.load().values():
-        conn = libvirt.open(lab_host.uri)
-        for dom in conn.listAllDomains(0):
-            if dom.isActive():
-                dom.destroy()
-            if dom.isPersistent():
-                dom.undefine()
-        conn.close()
-
-
-def running_on(lab, domain_uuid):
-    """Every lab host whose libvirt runs the domain (all hosts must answer)."""
-    found = []
-    for name, lab_host in lab.load().items():
-        conn = libvirt.open(lab_host.uri)
-        try:
-            if conn.lookupByUUIDString(domain_uuid).isActive():
-                found.append(name)
-        except libvirt.libvirtError:
-            pass
-        conn.close()
-    return found
-
-
-def start_guest_with_disk(lab, hypervisor, name):
-    """A guest whose disk is on the shared storage (so virtlockd holds a lease on it)."""
-    disk = lab.shared_storage / f"{name}-{uuid.uuid4().hex[:8]}.qcow2"
-    subprocess.run(["qemu-img", "create", "-q", "-f", "qcow2", str(disk), "16M"], check=True)
-    conn = libvirt.open(hypervisor.uri)
-    dom = conn.defineXML(domain_xml(name, 1, 64, str(disk), domain_uuid=uuid.uuid4()))
-    dom.create()
-    domain_uuid = dom.UUIDString()
-    conn.close()
-    return domain_uuid, disk
-
-
-@pytest.fixture
-def ha_guests(lab, trusted_estate):
-    """Two small HA guests on rhine (io with a disk on the shared storage), known to the
-    console; auto-recovery on at the site."""
-    clear_guests(lab)
-    rhine = trusted_estate["rhine"].hypervisor
-    io, disk = start_guest_with_disk(lab, rhine, "io")
-    guests = [io, start_guest(rhine, "europa")]
-    sync.sync_all()
-    VirtualMachine.objects.filter(uuid__in=guests).update(ha_enabled=True)
-    SiteRecoveryPolicy.objects.create(site=trusted_estate["rhine"].site, auto_recover=True)
-    yield guests
-    clear_guests(lab)
-    disk.unlink(missing_ok=True)
 
 
 def break_and_detect(host, fault, undo):
@@ -88,16 +31,6 @@ def break_and_detect(host, fault, undo):
         assert rounds_until_failed(host)
     finally:
         undo()
-
-
-def rounds_until_failed(host, limit=6):
-    from health.models import HostHealth
-
-    for _ in range(limit):
-        sweep.sweep(host_ids=[host.pk], checks=["ssh", "libvirt"])
-        if HostHealth.objects.get(host=host).state == "failed":
-            return True
-    return False
 
 
 def wait_for_deliveries(receiver, count, timeout=10):
@@ -222,20 +155,3 @@ def test_with_auto_recovery_off_an_operator_confirms_the_host_is_off_and_the_gue
     assert page.count('class="migration-item"') == 2 and "Restart io on thames" in page
     wait_for_deliveries(receiver, 3)
     assert receiver.events() == ["failed", "fence_failed", "ha_restarted"]
-
-
-def running_on_reachable(lab, domain_uuid):
-    """Like running_on, skipping hosts whose libvirt does not answer (the dead one)."""
-    found = []
-    for name, lab_host in lab.load().items():
-        try:
-            conn = libvirt.open(lab_host.uri)
-        except libvirt.libvirtError:
-            continue
-        try:
-            if conn.lookupByUUIDString(domain_uuid).isActive():
-                found.append(name)
-        except libvirt.libvirtError:
-            pass
-        conn.close()
-    return found
