@@ -15,4 +15,5 @@ urlpatterns = [
     path("runs/<int:pk>/", views.RunDetailView.as_view(), name="run_detail"),
     path("runs/<int:pk>/status/", views.RunStatusView.as_view(), name="run_status"),
     path("runs/<int:pk>/<str:control>/", views.RunControlView.as_view(), name="run_control"),
+    path("hosts/<int:pk>/card/", views.HostMigrationCardView.as_view(), name="host_card"),
 ]

@@ -5,7 +5,7 @@ page with its controls. Views read models and call services; runs execute as job
 from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
-from django.db.models import Count, Max
+from django.db.models import Count, Max, Q
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views import View
@@ -22,6 +22,7 @@ from .services import plans, runs, waves
 from .services.assessment import assess
 
 MAX_PICKED = 500  # rows on the pick page
+HOST_CARD_MOVES = 5  # on a host page: the latest plans that move it
 WIZARD = [("pick", "Workloads"), ("assessment", "Assessment"), ("waves", "Waves"), ("targets", "Targets"),
           ("review", "Review")]
 
@@ -324,3 +325,13 @@ class PlanDeleteView(OperatorRequiredMixin, View):
             return redirect("migrations_tool:plan_review", pk)
         messages.success(request, f"Plan {plan.name} deleted.")
         return redirect(reverse("migrations_tool:plan_list"))
+
+
+class HostMigrationCardView(ViewerRequiredMixin, View):
+    """HTMX: the host page's card of the migration plans that move the host (or its VMs'
+    records): where each stands, and once cut over, the cloud instance that now runs it."""
+
+    def get(self, request, pk):
+        moves = (PlannedWorkload.objects.filter(Q(host_id=pk) | Q(vm__inventory_host_id=pk))
+                 .select_related("plan").order_by("-plan__created_at", "-id")[:HOST_CARD_MOVES])
+        return render(request, "migrations_tool/_host_card.html", {"moves": moves})

@@ -107,3 +107,27 @@ def test_review_lists_what_stops_the_start_and_the_run_page_its_controls(operato
     run.refresh_from_db()
     assert run.state == Run.State.CANCELLED
     assert runs.run_log(run).count("Cancelled") >= 1
+
+
+def test_a_host_page_shows_the_plans_that_move_it_and_the_instance_it_became(viewer, plan, estate):
+    from migrations_tool.models import PlannedWorkload
+
+    hosts = estate["hosts"]
+    vm = estate["vms"]["vm-huge"]
+    vm.inventory_host = hosts["odin"]  # the VM's record in the inventory
+    vm.save(update_fields=["inventory_host"])
+    plan.workloads.filter(host=hosts["luna"]).update(status=PlannedWorkload.Status.MIGRATED,
+                                                     cloud_instance_id="i-0123456789abcdef0", cloud_address="10.0.0.7")
+    client = client_for(viewer)
+
+    def card(host):
+        response = client.get(reverse("migrations_tool:host_card", args=[host.pk]))
+        assert response.status_code == 200
+        return response.content.decode()
+
+    luna = card(hosts["luna"])
+    assert 'data-status="migrated"' in luna and "i-0123456789abcdef0" in luna and plan.name in luna
+    assert 'data-status="planned"' in card(hosts["odin"])  # through its VM's record
+    assert card(hosts["hv2"]).strip() == ""  # in no plan: no card at all
+    page = client.get(hosts["luna"].get_absolute_url()).content.decode()
+    assert f'hx-get="{reverse("migrations_tool:host_card", args=[hosts["luna"].pk])}"' in page
