@@ -113,9 +113,15 @@ class HostHealthView(ViewerRequiredMixin, HostHealthMixin, DetailView):
 
 
 class HostHealthPanelView(ViewerRequiredMixin, HostHealthMixin, DetailView):
-    """The health card of a host, for other pages to load (hx-get) into theirs."""
+    """The health card of a host, for other pages to load (hx-get) into theirs; it says
+    when a recovery of the host waits for an operator or is running."""
 
     template_name = "health/_host_panel.html"
+
+    def get_context_data(self, **kwargs):
+        open_recovery = (Recovery.objects.filter(host=self.object, state__in=Recovery.OPEN_STATES)
+                         .order_by("-created_at").first())
+        return super().get_context_data(open_recovery=open_recovery, **kwargs)
 
 
 class CheckNowView(OperatorRequiredMixin, View):

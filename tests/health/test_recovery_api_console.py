@@ -161,3 +161,12 @@ def test_admins_turn_auto_recovery_on_per_site(client, admin_user, operator, sit
 def test_the_recoveries_list_has_an_empty_state(client, viewer):
     client.force_login(viewer)
     assert "No recovery yet" in client.get(reverse("health:recoveries")).content.decode()
+
+
+def test_the_health_panel_says_when_a_recovery_waits_for_an_operator(client, viewer, rhine):
+    client.force_login(viewer)
+    panel = reverse("health:host_panel", args=[rhine.pk])
+    assert 'id="health-recovery"' not in client.get(panel).content.decode()
+    Recovery.objects.create(host=rhine, state="proposed")
+    html = client.get(panel).content.decode()
+    assert 'id="health-recovery"' in html and f'{reverse("health:host", args=[rhine.pk])}#host-recovery' in html
