@@ -23,6 +23,7 @@ def main():
 
     from core.jobs import create_job, run_job
     from core.models import Job
+    from hypervisors.drivers import libvirt_driver as driver
     from hypervisors.lab import Lab
     from hypervisors.models import Hypervisor, VirtualMachine
     from hypervisors.services import migration, sync
@@ -31,6 +32,7 @@ def main():
 
     lab = Lab(var_dir / "lab-migration", net_index=252, names=("benchsrc", "benchdst"))
     hosts = lab.up(log=lambda line: None)
+    conns = {}
     try:
         site = Site.objects.create(name="Bench", slug="bench")
         hvs = {}
@@ -72,6 +74,10 @@ def main():
         dom.destroy()
         dom.undefine()
     finally:
+        # Closed while the hosts still answer: a connection to a host already gone hangs at exit.
+        for conn in conns.values():
+            conn.close()
+        driver.forget_all()
         lab.down(log=lambda line: None)
 
 
