@@ -62,8 +62,9 @@ def render():
     for health in healths:
         host = health.host
         base = {"host": host.hostname, "site": host.site.slug, "role": host.role.slug if host.role_id else ""}
-        out.add("opsconsole_host_up", "1 when the host's liveness checks answered at its last round",
-                labels(**base), health.state != HealthState.UNKNOWN and health.consecutive_failures == 0)
+        if health.state != HealthState.UNKNOWN:  # never checked (no credential yet): not "down"
+            out.add("opsconsole_host_up", "1 when the host's liveness checks answered at its last round",
+                    labels(**base), health.consecutive_failures == 0)
         for state in HealthState.values:
             out.add("opsconsole_host_health_state", "1 for the host's current health state",
                     labels(**base, state=state), health.state == state)

@@ -86,3 +86,15 @@ def test_an_empty_token_setting_never_matches(checked, settings):
 def test_metrics_cost_a_fixed_number_of_queries(checked, django_assert_max_num_queries):
     with django_assert_max_num_queries(2):
         assert scrape().status_code == 200
+
+
+def test_a_host_never_checked_is_not_reported_down(checked, site):
+    from inventory.models import Host
+
+    fresh = Host.objects.create(hostname="ganymede", site=site, status="active")
+    HostHealth.objects.create(host=fresh, state="unknown", since=timezone.now())
+    lines = scrape().content.decode().splitlines()
+    assert not any(line.startswith('opsconsole_host_up{host="ganymede"') for line in lines)
+    assert any(line.startswith('opsconsole_host_health_state{host="ganymede"') and 'state="unknown"} 1' in line
+               for line in lines)
+
