@@ -140,6 +140,9 @@ class VirtualMachine(models.Model):
     )
     tags = models.ManyToManyField(Tag, blank=True, related_name="vms")
     owner = models.CharField(max_length=100, blank=True)
+    cloud_instance_id = models.CharField(
+        max_length=100, blank=True, help_text="The EC2 instance or RDS database it was migrated to (kept shut off here)"
+    )
     last_seen = models.DateTimeField(null=True, blank=True)
     state_changed_at = models.DateTimeField(null=True, blank=True)
     busy_job = models.ForeignKey(

@@ -118,16 +118,19 @@ class HostStatus(models.TextChoices):
     SPARE = "spare", "Spare"
     MAINTENANCE = "maintenance", "Maintenance"
     FAILED = "failed", "Failed"
+    MIGRATED = "migrated", "Migrated"  # its workload now runs in the cloud (cloud_instance_id)
     DECOMMISSIONED = "decommissioned", "Decommissioned"
 
 
 # The lifecycle. Decommissioned is final; anything may be decommissioned.
 STATUS_TRANSITIONS = {
     HostStatus.PLANNED: {HostStatus.ACTIVE, HostStatus.SPARE},
-    HostStatus.ACTIVE: {HostStatus.MAINTENANCE, HostStatus.FAILED, HostStatus.SPARE},
+    HostStatus.ACTIVE: {HostStatus.MAINTENANCE, HostStatus.FAILED, HostStatus.SPARE, HostStatus.MIGRATED},
     HostStatus.SPARE: {HostStatus.ACTIVE, HostStatus.MAINTENANCE, HostStatus.FAILED},
-    HostStatus.MAINTENANCE: {HostStatus.ACTIVE, HostStatus.SPARE},
+    HostStatus.MAINTENANCE: {HostStatus.ACTIVE, HostStatus.SPARE, HostStatus.MIGRATED},
     HostStatus.FAILED: {HostStatus.MAINTENANCE},
+    # Back to active when a migration is rolled back; decommissioned once it is kept.
+    HostStatus.MIGRATED: {HostStatus.ACTIVE},
     HostStatus.DECOMMISSIONED: set(),
 }
 for _source, _targets in STATUS_TRANSITIONS.items():
@@ -182,6 +185,9 @@ class Host(models.Model):
     bmc_username = models.CharField(max_length=100, blank=True)
     bmc_password = EncryptedTextField(blank=True, help_text="Stored encrypted; never shown again")
     owner = models.CharField(max_length=100, blank=True, help_text="Owning team")
+    cloud_instance_id = models.CharField(
+        max_length=100, blank=True, help_text="The EC2 instance or RDS database its workload was migrated to"
+    )
     tags = models.ManyToManyField(Tag, blank=True, related_name="hosts")
     notes = models.TextField(blank=True)
     created_at = models.DateTimeField(auto_now_add=True)

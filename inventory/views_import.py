@@ -42,7 +42,7 @@ COLUMN_HELP = [
     ("rack", "Rack name within the site; empty for none.", "R01"),
     ("position", "Lowest rack unit the host occupies.", "10"),
     ("u_height", "Height in rack units.", "1"),
-    ("status", "planned, active, spare, maintenance, failed or decommissioned (lifecycle rules apply).", "active"),
+    ("status", "planned, active, spare, maintenance, failed, migrated or decommissioned (lifecycle rules apply).", "active"),
     ("serial / asset_tag / vendor / model", "Free text; asset tags are unique.", "Dell / R640"),
     ("cpu_sockets / cpu_cores / memory_mib", "Whole numbers.", "2 / 32 / 262144"),
     ("disks", "name:size_gb[:kind], comma-separated.", DISK_EXAMPLE),

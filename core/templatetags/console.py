@@ -15,6 +15,7 @@ STATUS_COLOURS = {
     "spare": "info",
     "maintenance": "warning",
     "failed": "danger",
+    "migrated": "primary",
     "decommissioned": "dark",
 }
 JOB_STATE_COLOURS = {

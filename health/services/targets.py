@@ -13,8 +13,9 @@ from ..checks.base import SSHAccess, Target
 from ..drivers import ssh as ssh_driver
 from ..models import HostKey, PortCheck, SSHCredential
 
-# Planned hosts are not racked yet and decommissioned ones are gone: nothing to check.
-UNCHECKED_STATUSES = (HostStatus.PLANNED, HostStatus.DECOMMISSIONED)
+# Planned hosts are not racked yet, decommissioned ones are gone, and a migrated host's
+# workload runs in the cloud now (the source is shut off, kept for a rollback): nothing to check.
+UNCHECKED_STATUSES = (HostStatus.PLANNED, HostStatus.MIGRATED, HostStatus.DECOMMISSIONED)
 
 
 def checked_hosts(host_ids=None):

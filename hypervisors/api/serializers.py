@@ -97,9 +97,10 @@ class VirtualMachineSerializer(CleanModelSerializer):
             "id", "uuid", "name", "hypervisor", "hypervisor_name", "state", "stale", "vcpus", "memory_mib", "disks",
             "nics", "autostart", "persistent", "last_seen", "state_changed_at", "busy_job",
             "ha_enabled", "anti_affinity_group", "role", "inventory_host", "inventory_hostname", "tags", "owner",
+            "cloud_instance_id",
         ]
         read_only_fields = ["uuid", "name", "hypervisor", "state", "vcpus", "memory_mib", "disks", "nics", "autostart",
-                            "persistent", "last_seen", "state_changed_at", "busy_job"]
+                            "persistent", "last_seen", "state_changed_at", "busy_job", "cloud_instance_id"]
 
     def to_internal_value(self, data):
         """Refuse, rather than silently drop, a change to what libvirt owns (a GET sent

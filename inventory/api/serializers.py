@@ -151,8 +151,9 @@ class HostSerializer(CleanModelSerializer):
             "id", "hostname", "status", "status_reason", "role", "site", "rack", "rack_name", "position",
             "u_height", "serial", "asset_tag", "vendor", "model", "cpu_sockets", "cpu_cores", "memory_mib",
             "disks", "mgmt_address", "bmc_address", "bmc_username", "bmc_password", "bmc_password_set",
-            "owner", "tags", "interfaces", "notes", "created_at", "updated_at",
+            "owner", "tags", "interfaces", "notes", "cloud_instance_id", "created_at", "updated_at",
         ]
+        read_only_fields = ["cloud_instance_id"]  # set by migration runs
 
     @extend_schema_field(serializers.BooleanField())
     def get_bmc_password_set(self, host):

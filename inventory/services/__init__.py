@@ -3,7 +3,7 @@
 from core.audit import acting_as
 from django.db import transaction
 
-from ..models import Host, HostStatus, JournalEntry, Role, check_transition
+from ..models import STATUS_TRANSITIONS, Host, HostStatus, JournalEntry, Role, check_transition
 
 
 def add_journal_entry(host, text, author=None, kind=JournalEntry.Kind.NOTE):
@@ -27,6 +27,34 @@ def change_status(host, new_status, user=None, reason=""):
         text += f": {reason}"
     add_journal_entry(host, text, author=user, kind=JournalEntry.Kind.STATUS)
     return host
+
+
+@transaction.atomic
+def record_cloud_move(host, cloud_instance_id, user=None, reason=""):
+    """The host's workload now runs in the cloud as cloud_instance_id: status migrated
+    where the lifecycle allows it (a failed host keeps its status, and the journal says
+    so). Returns the status the host had, for undo_cloud_move."""
+    host = Host.objects.select_for_update().get(pk=host.pk)
+    before = host.status
+    Host.objects.filter(pk=host.pk).update(cloud_instance_id=cloud_instance_id[:100])
+    if HostStatus.MIGRATED in STATUS_TRANSITIONS.get(before, ()) or before == HostStatus.MIGRATED:
+        change_status(host, HostStatus.MIGRATED, user=user, reason=reason)
+    else:
+        add_journal_entry(host, f"{reason} (status stays {HostStatus(before).label.lower()}: the lifecycle does "
+                                f"not go from there to migrated)", author=user, kind=JournalEntry.Kind.STATUS)
+    return before
+
+
+@transaction.atomic
+def undo_cloud_move(host, status_before, user=None, reason=""):
+    """A migration to the cloud was rolled back: forget the cloud instance and give the
+    host back the status it had (active when that is not a way back from migrated)."""
+    host = Host.objects.select_for_update().get(pk=host.pk)
+    Host.objects.filter(pk=host.pk).update(cloud_instance_id="")
+    if host.status != HostStatus.MIGRATED:
+        return
+    back = status_before if status_before in STATUS_TRANSITIONS[HostStatus.MIGRATED] else HostStatus.ACTIVE
+    change_status(host, back, user=user, reason=reason)
 
 
 def free_names(role: Role):

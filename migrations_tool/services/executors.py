@@ -17,7 +17,8 @@ from cloud.services import rds_replatform as rds
 from cloud.services import replication
 from hypervisors.models import Hypervisor, VirtualMachine
 from hypervisors.services import actions, migration, preflight
-from inventory.models import JournalEntry
+from inventory import services as inventory
+from inventory.models import Host, JournalEntry
 
 from ..models import PlannedWorkload, Strategy
 from .steps import save_checkpoint
@@ -68,10 +69,40 @@ def _set_status(workload, status, **fields):
 
 def _journal(workload, text):
     """A line in the inventory host's journal (the host itself, or the VM's host record)."""
-    host_id = workload.host_id or VirtualMachine.objects.filter(pk=workload.vm_id).values_list(
-        "inventory_host_id", flat=True).first()
+    host_id = _inventory_host_id(workload)
     if host_id:
         JournalEntry.objects.create(host_id=host_id, kind=JournalEntry.Kind.SYSTEM, text=text)
+
+
+def _inventory_host_id(workload):
+    return workload.host_id or VirtualMachine.objects.filter(pk=workload.vm_id).values_list(
+        "inventory_host_id", flat=True).first()
+
+
+def _record_cloud_move(step, recorder, cloud_instance_id, text):
+    """Inventory: the VM and its host record point at the cloud instance, the host's
+    status becomes migrated (its status before kept in the checkpoint for a rollback)."""
+    workload = step.workload
+    if workload.vm_id:
+        VirtualMachine.objects.filter(pk=workload.vm_id).update(cloud_instance_id=cloud_instance_id)
+    host_id = _inventory_host_id(workload)
+    if host_id is None:
+        return
+    host = Host.objects.get(pk=host_id)
+    before = step.checkpoint.get("host_status_before") or host.status
+    save_checkpoint(step, host_status_before=before)
+    inventory.record_cloud_move(host, cloud_instance_id, user=recorder.job.created_by, reason=text)
+
+
+def _undo_cloud_move(step, recorder, point, text):
+    """Inventory after a rollback: no cloud instance, the host's status as before."""
+    workload = step.workload
+    if workload.vm_id:
+        VirtualMachine.objects.filter(pk=workload.vm_id).update(cloud_instance_id="")
+    host_id = _inventory_host_id(workload)
+    if host_id is not None:
+        inventory.undo_cloud_move(Host.objects.get(pk=host_id), point.get("host_status_before", ""),
+                                  user=recorder.job.created_by, reason=text)
 
 
 def _vm(workload):
@@ -269,7 +300,8 @@ def cutover(step, recorder):
     instance_id, address = _launch(step, recorder, test=False)
     _point_dns(step, recorder, address)
     _set_status(workload, PlannedWorkload.Status.MIGRATED, cloud_instance_id=instance_id, cloud_address=address)
-    _journal(workload, f"Migration plan {plan.name}: cut over to EC2 instance {instance_id} ({address})")
+    _record_cloud_move(step, recorder, instance_id,
+                       f"Migration plan {plan.name}: cut over to EC2 instance {instance_id} ({address})")
     recorder.progress(100, f"Cut over to {instance_id}")
     return {"instance_id": instance_id, "private_ip": address}
 
@@ -293,7 +325,7 @@ def rollback(step, recorder):
             actions.power_action(vm, "start", recorder.job, recorder)
             recorder.log(f"Started {vm.name} again on {vm.hypervisor.name if vm.hypervisor_id else '?'}")
     _set_status(workload, PlannedWorkload.Status.ROLLED_BACK, cloud_instance_id="", cloud_address="")
-    _journal(workload, f"Migration plan {plan.name}: rolled back from EC2; the source runs again")
+    _undo_cloud_move(step, recorder, point, f"Migration plan {plan.name}: rolled back from EC2; the source runs again")
     recorder.progress(100, "Rolled back: the source runs")
     return {"terminated": instance_id}
 
@@ -365,7 +397,8 @@ def db_cutover(step, recorder):
     elif plan.dns_zone and workload.dns_name:
         recorder.log(f"{host} is a name, not an address: point {workload.dns_name}.{plan.dns_zone} at it with a CNAME")
     _set_status(workload, PlannedWorkload.Status.MIGRATED, cloud_instance_id=endpoint, cloud_address=_endpoint_host(target))
-    _journal(workload, f"Migration plan {plan.name}: database cut over to RDS {endpoint}; source kept read-only")
+    _record_cloud_move(step, recorder, endpoint,
+                       f"Migration plan {plan.name}: database cut over to RDS {endpoint}; source kept read-only")
     recorder.progress(100, f"Cut over to RDS {endpoint}")
     return {"identifier": endpoint}
 
@@ -391,7 +424,8 @@ def db_rollback(step, recorder):
     _restore_dns(step, recorder, point)
     rds.set_read_only(workload.source_dsn, False)
     _set_status(workload, PlannedWorkload.Status.ROLLED_BACK, cloud_instance_id="", cloud_address="")
-    _journal(workload, f"Migration plan {plan.name}: database pointed back to the source (writable again)")
+    _undo_cloud_move(step, recorder, point,
+                     f"Migration plan {plan.name}: database pointed back to the source (writable again)")
     recorder.progress(100, "Pointed back to the source database")
     return {"rolled_back": True}
 

@@ -46,6 +46,14 @@ def test_never_run_checks_are_due_and_recent_ones_not(reachable):
     assert due()["luna"] == {"metrics"}
 
 
+@pytest.mark.parametrize("status", ["migrated", "planned", "decommissioned"])
+def test_hosts_without_a_workload_here_are_not_checked(reachable, status):
+    """A migrated host's workload runs in the cloud; its shut-off source must not raise alerts."""
+    luna, titan = reachable
+    Host.objects.filter(pk=titan.pk).update(status=status)
+    assert set(due()) == {"luna"}
+
+
 def test_the_most_specific_schedule_wins(reachable, app_role):
     luna, titan = reachable
     for host in (luna, titan):

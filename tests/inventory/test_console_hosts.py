@@ -212,7 +212,7 @@ def test_host_detail_renders_specs_interfaces_journal_history_and_rack(client, v
 def test_host_detail_offers_only_allowed_transitions_to_operator(client, operator, host):
     html = logged_in(client, operator).get(reverse("inventory:host_detail", args=[host.pk])).content.decode()
     offered = set(re.findall(r'name="status" value="([a-z]+)"', html))
-    assert offered == {"maintenance", "failed", "spare", "decommissioned"}
+    assert offered == {"maintenance", "failed", "spare", "migrated", "decommissioned"}
 
 
 def test_host_detail_never_shows_the_bmc_password(client, admin_user, host):

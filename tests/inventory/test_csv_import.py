@@ -411,7 +411,7 @@ def test_status_by_value_or_label_and_one_clear_error_for_nonsense(estate, host)
     assert row_of(plan, 2).host.status == HostStatus.MAINTENANCE
     plan = check_import(make_csv(["hostname", "status"], ["luna", "sleeping"]))
     assert error_texts(plan) == [
-        "row 2, status: 'sleeping' is not a status. Statuses: planned, active, spare, maintenance, failed, decommissioned."
+        "row 2, status: 'sleeping' is not a status. Statuses: planned, active, spare, maintenance, failed, migrated, decommissioned."
     ]
 
 

@@ -4,7 +4,7 @@ import pytest
 from django.core.exceptions import ValidationError
 
 from inventory.models import Host, HostStatus, JournalEntry, NamingScheme, Rack, Role, Site, check_transition
-from inventory.services import change_status, free_names, suggest_name
+from inventory.services import change_status, free_names, record_cloud_move, suggest_name, undo_cloud_move
 from inventory.validators import validate_dns_label
 
 
@@ -82,6 +82,29 @@ def test_anything_but_decommissioned_may_be_decommissioned():
     for status in HostStatus:
         if status != HostStatus.DECOMMISSIONED:
             check_transition(status, HostStatus.DECOMMISSIONED)
+
+
+def test_a_move_to_the_cloud_marks_the_host_migrated_and_a_rollback_restores_it(host, operator):
+    Host.objects.filter(pk=host.pk).update(status=HostStatus.MAINTENANCE)
+    before = record_cloud_move(host, "i-0123456789abcdef0", user=operator, reason="cut over to EC2")
+    host.refresh_from_db()
+    assert (before, host.status, host.cloud_instance_id) == ("maintenance", "migrated", "i-0123456789abcdef0")
+    assert host.journal.get().text == "Status Maintenance → Migrated: cut over to EC2"
+    with pytest.raises(ValidationError):
+        check_transition(HostStatus.MIGRATED, HostStatus.SPARE)  # back only the way it came, or decommissioned
+
+    undo_cloud_move(host, before, user=operator, reason="rolled back")
+    host.refresh_from_db()
+    assert (host.status, host.cloud_instance_id) == ("active", "")  # maintenance is not a way back: active
+    assert host.journal.order_by("-pk").first().text == "Status Migrated → Active: rolled back"
+
+
+def test_a_failed_host_moved_to_the_cloud_keeps_its_status_and_says_why(host):
+    Host.objects.filter(pk=host.pk).update(status=HostStatus.FAILED)
+    record_cloud_move(host, "db-luna", reason="cut over to RDS")
+    host.refresh_from_db()
+    assert (host.status, host.cloud_instance_id) == ("failed", "db-luna")
+    assert "status stays failed" in host.journal.get().text
 
 
 def test_full_clean_refuses_a_forbidden_status_edit(host):

@@ -118,3 +118,8 @@ def test_the_wizard_from_picking_workloads_to_cutover(page, estate, embedded_acc
     page.click("#run-finalize")
     expect(page.locator(f"#workload-{luna.pk}")).to_contain_text("Finalized", timeout=RUN_TIMEOUT_MS)
     expect(page.locator("#run-rollback")).to_have_count(0)
+
+    # The inventory: luna is migrated and says where it runs now.
+    page.goto(hosts["luna"].get_absolute_url())
+    expect(page.locator("#host-status")).to_contain_text("Migrated")
+    expect(page.locator("#host-cloud-instance")).to_contain_text(luna.cloud_instance_id)

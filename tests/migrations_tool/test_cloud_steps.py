@@ -11,6 +11,7 @@ import pytest
 from cloud.drivers import aws
 from cloud.services import rds_replatform
 from cloud.services.workloads import load_workloads
+from hypervisors.models import VirtualMachine
 from inventory.models import JournalEntry
 from migrations_tool import tasks
 from migrations_tool.models import Run, StepState
@@ -100,11 +101,15 @@ def test_rehost_to_ec2_replicates_tests_cuts_over_and_rolls_back(estate, embedde
     assert a_record(embedded_account, "luna") == planned.cloud_address
     assert instance_state(embedded_account, test_instance) == "terminated"
     assert JournalEntry.objects.filter(host=luna, text__contains=planned.cloud_instance_id).exists()
+    luna.refresh_from_db()
+    assert (luna.status, luna.cloud_instance_id) == ("migrated", planned.cloud_instance_id)
 
     run = work(runs.add_action(run, "rollback", operator))
     assert run.state == Run.State.ROLLED_BACK, run.message
     assert instance_state(embedded_account, run.steps.get(kind="cutover").checkpoint["instance_id"]) == "terminated"
     assert a_record(embedded_account, "luna") == "10.0.0.5"
+    luna.refresh_from_db()
+    assert (luna.status, luna.cloud_instance_id) == ("active", "")
 
 
 @pytest.fixture
@@ -147,10 +152,14 @@ def test_replatform_to_rds_moves_real_data_and_points_back(estate, embedded_acco
         assert rds_replatform.is_read_only(source_database)  # kept read-only until finalised
         planned.refresh_from_db()
         assert planned.status == "migrated" and planned.cloud_instance_id == identifier
+        batman.refresh_from_db()
+        assert (batman.status, batman.cloud_instance_id) == ("migrated", identifier)
 
         run = work(runs.add_action(run, "rollback", operator))
         assert run.state == Run.State.ROLLED_BACK
         assert not rds_replatform.is_read_only(source_database)
+        batman.refresh_from_db()
+        assert (batman.status, batman.cloud_instance_id) == ("active", "")
     finally:
         for database in embedded_account.rds_databases.all():
             rds_replatform.delete_instance(embedded_account, database.identifier)
@@ -171,8 +180,28 @@ def test_a_cutover_that_fails_half_way_is_shown_and_rolled_back(estate, embedded
     cutover = run.steps.get(kind="cutover")
     assert cutover.state == StepState.FAILED and cutover.checkpoint["instance_id"]
     assert plan.workloads.get().status == "failed"
+    luna.refresh_from_db()
+    assert (luna.status, luna.cloud_instance_id) == ("active", "")  # the inventory still has it at home
 
     run = work(runs.add_action(run, "rollback", operator))
     assert run.state == Run.State.ROLLED_BACK, run.message
     assert instance_state(embedded_account, cutover.checkpoint["instance_id"]) == "terminated"
     assert plan.workloads.get().status == "rolled-back"
+
+
+def test_a_vm_cut_over_to_ec2_is_marked_migrated_with_its_host_record(estate, embedded_account, disk, operator):
+    """A shut-off VM (no power action needed): the VM and the inventory host that is its
+    record both point at the instance; the host's status is migrated."""
+    vm, record = estate["vms"]["vm-app"], estate["hosts"]["odin"]
+    VirtualMachine.objects.filter(pk=vm.pk).update(state="shutoff", inventory_host=record)
+    plan = plans.create_plan("VM to EC2", assess(load_workloads(vm_ids=[vm.pk]), account=embedded_account),
+                             account=embedded_account)
+    plan.workloads.update(disk_path=str(disk), strategy="rehost-ec2", instance_type="t3.micro")
+    run = work(runs.start_run(plan, operator))
+    run = work(runs.add_action(run, "cutover", operator))
+    assert run.state == Run.State.DONE, run.message
+    instance_id = run.steps.get(kind="cutover").checkpoint["instance_id"]
+    vm.refresh_from_db()
+    record.refresh_from_db()
+    assert vm.cloud_instance_id == instance_id and vm.state == "shutoff"
+    assert (record.status, record.cloud_instance_id) == ("migrated", instance_id)
