@@ -181,11 +181,19 @@ class Lab:
         # otherwise keep using for as long as its neighbour entry looks reachable (up to ~45 s).
         subprocess.run(["ip", "neigh", "flush", "to", host.address], capture_output=True)
 
-    def _write_config(self, host: LabHost, index_dir: Path):
+    def _write_config(self, host: LabHost, index_dir: Path, keep_definitions=False):
         etc = index_dir / "etc"
+        definitions, kept = etc / "qemu", index_dir / "qemu-kept"
+        if keep_definitions and definitions.exists():
+            # A real host keeps its persistent domains (/etc/libvirt/qemu) across a power cycle.
+            shutil.rmtree(kept, ignore_errors=True)
+            definitions.rename(kept)
         if etc.exists():
             shutil.rmtree(etc)
         shutil.copytree("/etc/libvirt", etc)
+        if kept.exists():
+            shutil.rmtree(definitions, ignore_errors=True)
+            kept.rename(definitions)
         (etc / "libvirtd.conf").write_text(
             "listen_tls = 0\nlisten_tcp = 1\n"
             f'listen_addr = "{host.address}"\ntcp_port = "{LIBVIRT_PORT}"\nauth_tcp = "none"\n'
@@ -215,11 +223,11 @@ class Lab:
         )
         return etc
 
-    def _start(self, host: LabHost):
+    def _start(self, host: LabHost, keep_definitions=False):
         host_dir = self.root / host.name
         host_dir.mkdir(parents=True, exist_ok=True)
         self._plug(host)
-        etc = self._write_config(host, host_dir)
+        etc = self._write_config(host, host_dir, keep_definitions)
         mounts = "\n".join(f"mkdir -p {d} && mount -t tmpfs {host.token} {d}" for d in STATE_DIRS)
         script = f"""set -e
 hostname {host.name}
@@ -274,7 +282,7 @@ exec libvirtd --listen -f /etc/libvirt/libvirtd.conf -p /run/libvirt/libvirtd-la
             return host
         self._power_off(host)
         host.token = f"opslab-{name}-{uuid.uuid4().hex[:12]}"
-        self._start(host)
+        self._start(host, keep_definitions=True)
         self.save(hosts)
         return host
 

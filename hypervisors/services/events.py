@@ -21,13 +21,13 @@ from django.db import close_old_connections, connections
 from ..drivers import libvirt_driver as driver
 from ..drivers.libvirt_driver import libvirt
 from ..models import Hypervisor, VirtualMachine
+from .leftovers import INACTIVE as INACTIVE_STATES
 from .sync import apply_domain_event, sync_hypervisor
 
 logger = logging.getLogger(__name__)
 
 RESYNC = "resync"  # the domain list changed: read the whole hypervisor again
 IGNORE = None
-INACTIVE_STATES = {VirtualMachine.State.SHUTOFF, VirtualMachine.State.CRASHED}
 
 
 def classify(event, detail):

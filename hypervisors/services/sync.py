@@ -7,6 +7,7 @@ from django.utils import timezone
 
 from ..drivers import libvirt_driver as driver
 from ..models import Hypervisor, VirtualMachine
+from .leftovers import is_leftover, remove_leftovers
 
 logger = logging.getLogger(__name__)
 
@@ -35,6 +36,8 @@ def sync_hypervisor(hypervisor: Hypervisor, recorder=None):
         libvirt_version=node.libvirt_version,
     )
     counts = reconcile(hypervisor, domains, now)
+    leftovers = counts.pop("leftovers")
+    counts["stale_removed"] = remove_leftovers(hypervisor, conn, leftovers, recorder) if leftovers else 0
     if recorder:
         recorder.log(f"{hypervisor.name}: {len(domains)} domains; " + ", ".join(f"{k} {v}" for k, v in counts.items()))
     return {"hypervisor": hypervisor.name, "reachable": True, "domains": len(domains), **counts}
@@ -43,16 +46,21 @@ def sync_hypervisor(hypervisor: Hypervisor, recorder=None):
 @transaction.atomic
 def reconcile(hypervisor, domains, now):
     """Apply one hypervisor's domain list in a fixed number of queries, whatever its size.
-    Only rows that really changed are rewritten; last_seen is stamped in one statement."""
+    Only rows that really changed are rewritten; last_seen is stamped in one statement.
+    A domain shut off here whose VM runs on another hypervisor is a leftover (returned
+    under "leftovers", the record stays where the VM runs), not a move."""
     seen = {d.uuid: d for d in domains}
     known = {str(vm.uuid): vm for vm in VirtualMachine.objects.select_for_update().filter(uuid__in=list(seen))}
-    created, changed, moved = [], [], 0
+    created, changed, moved, leftovers = [], [], 0, []
     for uuid, facts in seen.items():
         vm = known.get(uuid)
         fields = _facts_fields(facts)
         if vm is None:
             created.append(VirtualMachine(uuid=uuid, hypervisor=hypervisor, last_seen=now, state_changed_at=now,
                                           **fields))
+            continue
+        if is_leftover(vm, facts, hypervisor):
+            leftovers.append(facts)
             continue
         is_move = vm.hypervisor_id != hypervisor.pk
         differs = {name: value for name, value in fields.items() if getattr(vm, name) != value}
@@ -68,6 +76,7 @@ def reconcile(hypervisor, domains, now):
     VirtualMachine.objects.bulk_create(created, batch_size=500)
     VirtualMachine.objects.bulk_update(changed, SYNCED_FIELDS, batch_size=500)
     VirtualMachine.objects.filter(hypervisor=hypervisor, uuid__in=list(seen)).update(last_seen=now)
+    # (A leftover's VM is recorded elsewhere, so the "gone" query below never touches it.)
     gone = (
         VirtualMachine.objects.filter(hypervisor=hypervisor)
         .exclude(uuid__in=list(seen))
@@ -75,7 +84,7 @@ def reconcile(hypervisor, domains, now):
         .update(state=VirtualMachine.State.GONE, state_changed_at=now)
     )
     return {"new": len(created), "updated": len(changed) - moved, "moved_here": moved, "gone": gone,
-            "unchanged": len(seen) - len(created) - len(changed)}
+            "unchanged": len(seen) - len(created) - len(changed) - len(leftovers), "leftovers": leftovers}
 
 
 def _facts_fields(facts):

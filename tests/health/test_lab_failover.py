@@ -17,6 +17,7 @@ from core.models import Job
 from health.models import FenceAttempt, FenceDevice, Recovery, SiteRecoveryPolicy
 from health.services import sweep
 from hypervisors.models import VirtualMachine
+from hypervisors.services import sync
 from inventory.models import JournalEntry
 from tests.health.lab_guests import rounds_until_failed, running_on, running_on_reachable
 
@@ -81,6 +82,18 @@ def test_a_powered_off_hypervisor_is_fenced_and_its_ha_guests_run_once_on_the_sp
     assert receiver.events() == ["failed", "ha_restarted"]
     assert receiver.posts[1]["evidence"]["fence"]["power_state"] == "off"
     assert {r["vm"] for r in receiver.posts[1]["evidence"]["recovery"]["restarted"]} == {"io", "europa"}
+
+    # rhine is back on with the guests' old definitions, shut off: its sync removes them
+    # (they run on thames) and does not move the records back.
+    back = sync.sync_hypervisor(rhine.hypervisor)
+    assert back["stale_removed"] == 2 and back["moved_here"] == 0, back
+    assert set(VirtualMachine.objects.filter(uuid__in=ha_guests).values_list("hypervisor__host__hostname",
+                                                                               "state")) == {("thames", "running")}
+    conn = libvirt.open(lab.host("rhine").uri)
+    assert [dom.UUIDString() for dom in conn.listAllDomains(0)] == []
+    conn.close()
+    for guest in ha_guests:
+        assert running_on(lab, guest) == ["thames"]
 
 
 @pytest.fixture

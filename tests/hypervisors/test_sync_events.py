@@ -103,8 +103,8 @@ def test_a_connection_that_dies_is_reopened(lab, lab_hypervisors, listen):
         assert wait_for(lambda: vm_state("mimas") == ("volga", "unknown")), vm_state("mimas")
         assert Hypervisor.objects.get(pk=volga.pk).connection == "unreachable"
     finally:
-        lab.power_on("volga")  # back, empty
-    assert wait_for(lambda: vm_state("mimas") == ("volga", "gone"), timeout=60), vm_state("mimas")
+        lab.power_on("volga")  # back, with its persistent definitions, guests off
+    assert wait_for(lambda: vm_state("mimas") == ("volga", "shutoff"), timeout=60), vm_state("mimas")
     start_guest(volga, "enceladus")
     assert wait_for(lambda: vm_state("enceladus") == ("volga", "running")), vm_state("enceladus")
 

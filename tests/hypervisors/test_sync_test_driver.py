@@ -68,12 +68,17 @@ def test_driver_connections(lab):
 
 
 @pytest.fixture
-def fakes(test_driver_connections, db):
+def fakes(lab, test_driver_connections, db):
     """Two test-driver hypervisors (served by the lab's rhine and danube), emptied."""
     site = Site.objects.create(name="Fake DC", slug="fake")
     registered = {}
     for name, lab_name in (("fake-a", "rhine"), ("fake-b", "danube")):
-        fake = FakeHost(test_driver_connections[lab_name])
+        conn = test_driver_connections[lab_name]
+        try:
+            conn.listAllDomains(0)
+        except libvirt.libvirtError:  # its libvirtd was restarted (another test power-cycled the host)
+            conn = test_driver_connections[lab_name] = libvirt.open(lab.load()[lab_name].test_uri)
+        fake = FakeHost(conn)
         fake.wipe()
         host = Host.objects.create(hostname=name, site=site, status="active", cpu_cores=4, memory_mib=2048)
         fake.hypervisor = Hypervisor.objects.create(host=host, uri=fake.uri)
@@ -224,3 +229,38 @@ def test_sync_queries_do_not_grow_with_the_number_of_domains(fakes):
         return new, changed, unchanged
 
     assert rounds(3) == rounds(40)
+
+
+def test_a_stale_copy_on_a_hypervisor_that_came_back_is_removed_not_followed(fakes):
+    """io ran on fake-a, was restarted on fake-b (HA), and fake-a came back with io's old
+    definition, shut off: the record stays on fake-b and the stale definition goes."""
+    a, b = fakes["fake-a"], fakes["fake-b"]
+    io = a.define("io", running=True)
+    sync.sync_hypervisor(a.hypervisor)
+    a.do(io, "destroy")  # its host lost power; the definition stays on its disk
+    b.define("io", domain_uuid=io, running=True)
+    assert sync.sync_hypervisor(b.hypervisor)["moved_here"] == 1
+
+    back = sync.sync_hypervisor(a.hypervisor)
+
+    assert (back["stale_removed"], back["moved_here"], back["gone"]) == (1, 0, 0)
+    assert VirtualMachine.objects.filter(uuid=io).values_list("hypervisor__host__hostname", "state").get() == (
+        "fake-b", "running")
+    with pytest.raises(libvirt.libvirtError):
+        a.conn.lookupByUUIDString(io)
+    assert b.conn.lookupByUUIDString(io).isActive()
+    entry = a.hypervisor.host.journal.get()
+    assert "Removed the stale definition of io from fake-a" in entry.text and "runs on fake-b" in entry.text
+    assert sync.sync_hypervisor(b.hypervisor)["unchanged"] == 1  # and it stays put
+
+
+def test_a_stale_copy_is_kept_when_the_other_hypervisor_does_not_confirm_the_vm(fakes):
+    a, b = fakes["fake-a"], fakes["fake-b"]
+    io = a.define("io")
+    VirtualMachine.objects.create(uuid=io, name="io", hypervisor=b.hypervisor, state="running")  # b does not have it
+
+    back = sync.sync_hypervisor(a.hypervisor)
+
+    assert back["stale_removed"] == 0
+    assert a.conn.lookupByUUIDString(io).isPersistent()  # nothing removed on a record's word
+    assert not a.hypervisor.host.journal.exists()
