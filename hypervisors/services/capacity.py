@@ -84,7 +84,7 @@ def capacities(queryset):
     """The hypervisors of `queryset` as the placement planner sees them (free room and
     anti-affinity groups already there), in two queries."""
     usages = hypervisor_usage(queryset)
-    groups = _groups_by_hypervisor([u.hypervisor.pk for u in usages])
+    groups = anti_affinity_groups([u.hypervisor.pk for u in usages])
     return [
         Capacity(
             key=u.hypervisor.pk, vcpus=u.hypervisor.vcpu_capacity, memory_mib=u.hypervisor.memory_capacity_mib,
@@ -95,7 +95,8 @@ def capacities(queryset):
     ]
 
 
-def _groups_by_hypervisor(hypervisor_ids):
+def anti_affinity_groups(hypervisor_ids):
+    """{hypervisor id: the anti-affinity groups of the VMs defined on it}, in one query."""
     groups = {}
     rows = (
         VirtualMachine.objects.filter(hypervisor_id__in=hypervisor_ids)

@@ -17,7 +17,7 @@ from django.db.models import Count
 
 from ..models import Hypervisor, VirtualMachine
 from ..placement import PACK, Capacity, plan_placement
-from .capacity import _groups_by_hypervisor, demand_of, hypervisor_usage
+from .capacity import anti_affinity_groups, demand_of, hypervisor_usage
 from .ha_restart import WAS_UP
 
 CANDIDATE_STATUSES = ("active", "spare")
@@ -48,7 +48,7 @@ def load_estate(hypervisors=None):
         ha_vms[vm.hypervisor_id].append(vm)
     others = dict(VirtualMachine.objects.filter(WAS_UP, hypervisor_id__in=ids, ha_enabled=False)
                   .values_list("hypervisor_id").annotate(n=Count("pk")).order_by())
-    return Estate(usages=usages, groups=_groups_by_hypervisor(ids), ha_vms=dict(ha_vms), others=others)
+    return Estate(usages=usages, groups=anti_affinity_groups(ids), ha_vms=dict(ha_vms), others=others)
 
 
 def site_estate(site_id):
