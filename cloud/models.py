@@ -340,6 +340,7 @@ class ReplicationSnapshot(models.Model):
     class State(models.TextChoices):
         PENDING = "pending", "Pending"
         COMPLETED = "completed", "Completed"
+        DELETED = "deleted", "Deleted (after the cutover was finalised)"
 
     replication = models.ForeignKey(DiskReplication, on_delete=models.CASCADE, related_name="snapshots")
     generation = models.PositiveIntegerField(help_text="1 for the full copy, then 2, 3… for each incremental")

@@ -10,6 +10,7 @@ instance type refusals explained (cloud.drivers.limits).
 """
 
 import time
+from contextlib import contextmanager
 
 from . import aws
 from .limits import explained_limits
@@ -56,6 +57,36 @@ def find_image(account, name):
     with explained_limits(account, "ec2 DescribeImages"):
         images = ec2_client(account).describe_images(Owners=["self"], Filters=[{"Name": "name", "Values": [name]}])
     return images["Images"][0]["ImageId"] if images.get("Images") else None
+
+
+def images_named(account, prefix):
+    """{AMI id: name} of this account's AMIs whose name starts with prefix."""
+    with explained_limits(account, "ec2 DescribeImages"):
+        images = ec2_client(account).describe_images(Owners=["self"],
+                                                     Filters=[{"Name": "name", "Values": [f"{prefix}*"]}])
+    return {image["ImageId"]: image.get("Name", "") for image in images.get("Images", [])}
+
+
+def deregister_image(account, ami_id):
+    """Deregister an AMI; one that is gone already counts as done."""
+    with _gone_is_done("InvalidAMIID.NotFound", "InvalidAMIID.Unavailable"), \
+            explained_limits(account, "ec2 DeregisterImage"):
+        ec2_client(account).deregister_image(ImageId=ami_id)
+
+
+def delete_snapshot(account, snapshot_id):
+    """Delete an EBS snapshot; one that is gone already counts as done."""
+    with _gone_is_done("InvalidSnapshot.NotFound"), explained_limits(account, "ec2 DeleteSnapshot"):
+        ec2_client(account).delete_snapshot(SnapshotId=snapshot_id)
+
+
+@contextmanager
+def _gone_is_done(*codes):
+    try:
+        yield
+    except aws.CloudError as exc:
+        if exc.code not in codes:
+            raise
 
 
 def check_instance_type(account, instance_type, client=None):

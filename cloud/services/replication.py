@@ -455,6 +455,24 @@ def register_image(replication):
     return ami_id
 
 
+def clean_up(replication, keep_ami_id):
+    """After a cutover that is kept: deregister the replication's other AMIs (test
+    cutovers) and delete every snapshot but the one keep_ami_id was made from (the image
+    to launch again from). Safe to repeat. Returns (AMIs deregistered, snapshots deleted)."""
+    account, prefix = replication.account, f"opsconsole-{replication.pk}-"
+    images = ec2.images_named(account, prefix)
+    kept_snapshot = images.get(keep_ami_id, "").removeprefix(prefix) if keep_ami_id else ""
+    others = [ami_id for ami_id in images if ami_id != keep_ami_id]
+    for ami_id in others:
+        ec2.deregister_image(account, ami_id)
+    doomed = list(replication.snapshots.filter(state=ReplicationSnapshot.State.COMPLETED)
+                  .exclude(snapshot_id=kept_snapshot))
+    for snapshot in doomed:
+        ec2.delete_snapshot(account, snapshot.snapshot_id)
+        ReplicationSnapshot.objects.filter(pk=snapshot.pk).update(state=ReplicationSnapshot.State.DELETED)
+    return len(others), len(doomed)
+
+
 def launch_instance(account, ami_id, instance_type, *, subnet=None, security_group=None, key_name=None, tags=None):
     """Launch one instance of the AMI; subnet / security_group / key_name default to the
     account's defaults (ids or names). Returns (instance id, private IP address)."""

@@ -436,10 +436,18 @@ def db_rollback(step, recorder):
 def finalize(step, recorder):
     """The move is kept: test instances go, rollback is no longer offered. The source is
     left as the cutover left it (a VM shut off, a database read-only) for the team to
-    decommission; the replication's snapshots stay as the rollback point AWS bills for."""
+    decommission. The replication's snapshots and test images go too (AWS bills for
+    them); the AMI the instance was launched from, and its snapshot, stay."""
     workload, plan = step.workload, step.workload.plan
     if workload.strategy == Strategy.REHOST_EC2:
         _terminate_test_instances(step, recorder)
+        cutover = _other_step(step, "cutover")
+        if cutover is not None and not step.checkpoint.get("cleaned_up"):
+            images, snapshots = replication.clean_up(_replication_of(step, recorder, watch=False),
+                                                     cutover.checkpoint.get("ami_id"))
+            save_checkpoint(step, cleaned_up=True)
+            recorder.log(f"Deleted {snapshots} replication snapshots and {images} test images; kept "
+                         f"{cutover.checkpoint.get('ami_id')}, the image {workload.name} was launched from")
     _journal(workload, f"Migration plan {plan.name}: finalized; the source can be decommissioned")
     recorder.progress(100, "Finalized: the source can be decommissioned")
     return {"finalized": True}

@@ -9,6 +9,7 @@ import psycopg
 import pytest
 
 from cloud.drivers import aws
+from cloud.models import DiskReplication
 from cloud.services import rds_replatform
 from cloud.services.workloads import load_workloads
 from hypervisors.models import VirtualMachine
@@ -205,3 +206,38 @@ def test_a_vm_cut_over_to_ec2_is_marked_migrated_with_its_host_record(estate, em
     record.refresh_from_db()
     assert vm.cloud_instance_id == instance_id and vm.state == "shutoff"
     assert (record.status, record.cloud_instance_id) == ("migrated", instance_id)
+
+
+def test_finalize_deletes_the_replication_snapshots_and_test_images_but_keeps_the_launched_image(
+        estate, embedded_account, disk, operator):
+    luna = estate["hosts"]["luna"]
+    plan = plans.create_plan("EC2", assess(load_workloads(host_ids=[luna.pk]), account=embedded_account),
+                             account=embedded_account)
+    plan.workloads.update(disk_path=str(disk))
+    run = work(runs.start_run(plan, operator))
+    with open(disk, "r+b") as image:
+        image.seek(5 * BLOCK)
+        image.write(b"\x07" * BLOCK)
+    run = work(runs.add_action(run, "sync", operator))
+    run = work(runs.add_action(run, "test_cutover", operator))
+    with open(disk, "r+b") as image:  # written to after the test: the cutover sends a last delta
+        image.seek(6 * BLOCK)
+        image.write(b"\x08" * BLOCK)
+    run = work(runs.add_action(run, "cutover", operator))
+    assert run.state == Run.State.DONE, run.message
+    test_image = run.steps.get(kind="test_cutover").checkpoint["ami_id"]
+    kept_image = run.steps.get(kind="cutover").checkpoint["ami_id"]
+    ec2 = aws.client(embedded_account, "ec2")
+    replication = DiskReplication.objects.get()
+    snapshot_ids = list(replication.snapshots.values_list("snapshot_id", flat=True))
+    assert len(snapshot_ids) == 3  # the full copy, the sync, the cutover's last delta
+
+    run = work(runs.add_action(run, "finalize", operator))
+
+    assert run.state == Run.State.DONE, run.message
+    images = {image["ImageId"] for image in ec2.describe_images(Owners=["self"])["Images"]}
+    assert kept_image in images and test_image not in images
+    left = {snapshot["SnapshotId"] for snapshot in ec2.describe_snapshots(OwnerIds=["self"])["Snapshots"]}
+    assert left & set(snapshot_ids) == {snapshot_ids[-1]}  # the one the launched image was made from
+    assert list(replication.snapshots.values_list("state", flat=True)) == ["deleted", "deleted", "completed"]
+    assert "Deleted 2 replication snapshots and 1 test images" in run.job.log
