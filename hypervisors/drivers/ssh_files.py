@@ -5,6 +5,7 @@ the health app's SSH helpers: a key nobody trusted, or a changed one, refuses th
 connection. No agent, no ~/.ssh, no known_hosts file.
 """
 
+import json
 import shlex
 import socket
 import stat
@@ -109,15 +110,28 @@ class RemoteFiles:
     def sha256(self, path):
         return self.run("sha256sum", "--", path).split()[0]
 
-    def read_blocks(self, path, size, chunk=CHUNK, window=WINDOW):
-        """The file's first `size` bytes in blocks of `chunk`, `window` blocks requested at
-        once: pipelined like a full prefetch, but never more than a window held in memory
-        (a full prefetch buffers a whole disk when the target writes slower)."""
+    def data_extents(self, path, size):
+        """[(offset, length)] of the file's regions that hold data, read by `qemu-img map`
+        on the host (lseek SEEK_DATA/SEEK_HOLE, the file taken as raw bytes whatever its
+        format), so holes never cross the wire. The whole file when qemu-img is missing or
+        cannot tell (the copy then reads everything: slower, never wrong)."""
+        try:
+            mapped = json.loads(self.run("qemu-img", "map", "-f", "raw", "--output=json", "--", path, timeout=600))
+            extents = [(int(e["start"]), int(e["length"])) for e in mapped if e.get("data")]
+        except (RemoteCommandFailed, ValueError, KeyError, TypeError):
+            return [(0, size)]
+        return [(start, min(length, size - start)) for start, length in extents if start < size]
+
+    def read_blocks(self, path, extents, chunk=CHUNK, window=WINDOW):
+        """(offset, data) of the extents [(offset, length)], in blocks of `chunk`, `window`
+        blocks requested at once: pipelined like a full prefetch, but never more than a
+        window held in memory (a full prefetch buffers a whole disk when the target writes slower)."""
+        blocks = [(offset, min(chunk, start + length - offset))
+                  for start, length in extents for offset in range(start, start + length, chunk)]
         with self.sftp.open(path, "rb") as handle:
-            for start in range(0, size, chunk * window):
-                blocks = [(offset, min(chunk, size - offset))
-                          for offset in range(start, min(start + chunk * window, size), chunk)]
-                yield from handle.readv(blocks)
+            for first in range(0, len(blocks), window):
+                batch = blocks[first:first + window]
+                yield from zip((offset for offset, _ in batch), handle.readv(batch))
 
     def open_write(self, path):
         handle = self.sftp.open(path, "wb")
@@ -136,21 +150,20 @@ class RemoteFiles:
         return True
 
 
-def copy_stream(blocks, writer, size, on_chunk):
-    """Write `size` bytes from the iterable `blocks`, skipping blocks of zeros so the copy
-    stays sparse (the hole reads back as zeros; the final truncate gives the file its full
-    length). Calls on_chunk(bytes done) after each block; it may raise to stop the copy."""
+def copy_stream(pieces, writer, size, on_chunk, expected=None):
+    """Write the (offset, data) pieces at their offsets, skipping blocks of zeros so the
+    copy stays sparse (a hole reads back as zeros; the final truncate gives the file its
+    full `size`). `expected`: the bytes the pieces add up to (default: size). Calls
+    on_chunk(bytes received) after each piece; it may raise to stop the copy."""
+    expected = size if expected is None else expected
     done = 0
-    for data in blocks:
-        if data.count(0) == len(data):
-            writer.seek(done + len(data))
-        else:
+    for offset, data in pieces:
+        if data.count(0) != len(data):
+            writer.seek(offset)
             writer.write(data)
         done += len(data)
         on_chunk(done)
-        if done >= size:
-            break
-    if done < size:
-        raise OSError(f"source ended after {done} of {size} bytes")
+    if done < expected:
+        raise OSError(f"source ended after {done} of {expected} bytes")
     writer.truncate(size)
     return done

@@ -146,17 +146,20 @@ class DiskMove:
     def copy_and_verify(self):
         """Copy every disk under its temporary name and check it; raises DiskCopyFailed
         (target cleaned) or JobCancelled (target cleaned) on the way."""
-        total = sum(self.sizes.values()) or 1
-        self.recorder.log(f"Copying {len(self.paths)} local disk(s), {_mib(total)} MiB, "
-                          f"from {self.source.name} to {self.target.name} over SSH")
+        extents = {path: self.src.data_extents(path, size) for path, size in self.sizes.items()}
+        data = {path: sum(length for _, length in found) for path, found in extents.items()}
+        total = sum(data.values()) or 1
+        self.recorder.log(f"Copying {len(self.paths)} local disk(s) from {self.source.name} to {self.target.name} "
+                          f"over SSH: {_mib(sum(data.values()))} MiB of data in {_mib(sum(self.sizes.values()))} "
+                          f"MiB of disk (holes are not read)")
         copied = 0
         last_report = 0.0
         span = self.last_percent - self.first_percent
         for path in self.paths:
             temporary = path + self.suffix
-            size = self.sizes[path]
+            size, moving = self.sizes[path], data[path]
 
-            def report(done, copied_before=copied, path=path, size=size):
+            def report(done, copied_before=copied, path=path, size=moving):
                 nonlocal last_report
                 now = time.monotonic()
                 if now - last_report < 0.5 and done < size:
@@ -171,10 +174,10 @@ class DiskMove:
             self.written.append(temporary)
             try:
                 with self.dst.open_write(temporary) as writer:
-                    copy_stream(self.src.read_blocks(path, size), writer, size, report)
+                    copy_stream(self.src.read_blocks(path, extents[path]), writer, size, report, expected=moving)
             except TRANSFER_ERRORS as exc:
                 raise DiskCopyFailed(f"copying {path} to {self.target.name} failed: {exc}") from exc
-            copied += size
+            copied += moving
             self._verify(path, temporary)
 
     def _verify(self, path, temporary):

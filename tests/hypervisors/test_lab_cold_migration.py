@@ -102,6 +102,7 @@ def test_a_local_disk_is_copied_verified_and_the_vm_moves(lab, local_storage):
     size, blocks = on_host(lab, "danube", f"stat -c '%s %b' {path}").split()
     assert int(size) == DISK_MIB * 1024 * 1024 and int(blocks) * 512 < 8 * 1024 * 1024
     assert f"sha256 {before[:16]}… verified on both hosts" in job.log
+    assert f"3 MiB of data in {DISK_MIB} MiB of disk (holes are not read)" in job.log  # the hole never crossed
     assert job.result["disks_copied"] == [path] and job.progress == 100
     vm.refresh_from_db()
     assert vm.hypervisor == danube and vm.busy_job is None

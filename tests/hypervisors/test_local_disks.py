@@ -60,7 +60,7 @@ def test_the_copy_skips_zeros_yet_gives_back_the_same_bytes():
 
     target = Recording()
     progress = []
-    blocks = (data[offset:offset + chunk] for offset in range(0, len(data), chunk))
+    blocks = ((offset, data[offset:offset + chunk]) for offset in range(0, len(data), chunk))
     copied = copy_stream(blocks, target, len(data), progress.append)
 
     assert copied == len(data) and target.getvalue() == data
@@ -68,9 +68,24 @@ def test_the_copy_skips_zeros_yet_gives_back_the_same_bytes():
     assert progress[-1] == len(data) and progress == sorted(progress)
 
 
+def test_only_the_data_extents_are_read_and_they_land_at_their_offsets():
+    size = 64 * 1024
+    data = bytearray(size)
+    data[4096:8192] = os.urandom(4096)
+    data[40000:40100] = os.urandom(100)
+    extents = [(4096, 4096), (36864, 4096)]  # what SEEK_DATA reports: whole pages
+    target = io.BytesIO()
+    target.truncate = lambda n: (target.seek(0, io.SEEK_END), target.write(bytes(n - target.tell())))
+
+    copied = copy_stream(((start, bytes(data[start:start + length])) for start, length in extents), target, size,
+                         lambda done: None, expected=8192)
+
+    assert copied == 8192 and target.getvalue() == bytes(data)
+
+
 def test_a_source_shorter_than_announced_is_an_error():
     with pytest.raises(OSError, match="source ended after 10 of 20 bytes"):
-        copy_stream(iter([b"x" * 10]), io.BytesIO(), 20, lambda done: None)
+        copy_stream(iter([(0, b"x" * 10)]), io.BytesIO(), 20, lambda done: None)
 
 
 # --- refused at once when the copy could not happen ------------------------------------------------
