@@ -110,6 +110,15 @@ class RemoteFiles:
     def sha256(self, path):
         return self.run("sha256sum", "--", path).split()[0]
 
+    def backing_file(self, path):
+        """The image a qcow2 (or other) overlay is based on, by `qemu-img info`; None when
+        it has none, or when qemu-img is missing or cannot read it (nothing to tell)."""
+        try:
+            info = json.loads(self.run("qemu-img", "info", "-U", "--output=json", "--", path, timeout=120))
+        except (RemoteCommandFailed, ValueError):
+            return None
+        return info.get("full-backing-filename") or info.get("backing-filename") if isinstance(info, dict) else None
+
     def data_extents(self, path, size):
         """[(offset, length)] of the file's regions that hold data, read by `qemu-img map`
         on the host (lseek SEEK_DATA/SEEK_HOLE, the file taken as raw bytes whatever its

@@ -112,6 +112,12 @@ class DiskMove:
                 raise DiskCopyRefused(f"{exc}; only file disks can be copied") from exc
             if size is None:
                 raise DiskCopyRefused(f"{path} is missing on {self.source.name}")
+            backing = self.src.backing_file(path)
+            if backing:
+                raise DiskCopyRefused(
+                    f"{path} is an overlay on {backing}: copied alone, the VM would lose its base image. Flatten "
+                    "it first (virsh blockpull, or qemu-img convert), or keep both on shared storage"
+                )
             if self.dst.exists(path):
                 # Also what undeclared shared storage looks like: copying a file onto itself destroys it.
                 raise DiskCopyRefused(

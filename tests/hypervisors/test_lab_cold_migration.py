@@ -123,6 +123,26 @@ def test_a_file_already_on_the_target_is_never_overwritten(lab, local_storage):
     assert listing(lab, "rhine") == ["vesta.img"]
 
 
+@pytest.mark.django_db(transaction=True)
+def test_a_qcow2_overlay_is_refused_rather_than_copied_without_its_base(lab, local_storage):
+    rhine, danube = local_storage["rhine"], local_storage["danube"]
+    base, overlay = f"{LOCAL}/base.qcow2", f"{LOCAL}/juno.qcow2"
+    on_host(lab, "rhine", f"qemu-img create -q -f qcow2 {base} 16M && "
+                          f"qemu-img create -q -f qcow2 -b {base} -F qcow2 {overlay}")
+    conn = libvirt.open(rhine.uri)
+    dom = conn.defineXML(domain_xml("juno", 1, 64, disk_path=overlay, disk_format="qcow2", domain_uuid=uuid.uuid4()))
+    guest = dom.UUIDString()
+    conn.close()
+    sync.sync_all()
+
+    job = cold_migrate_as_job(VirtualMachine.objects.get(uuid=guest), danube)
+
+    assert job.state == Job.State.FAILED
+    assert f"{overlay} is an overlay on {base}" in job.message and "Flatten it first" in job.message
+    assert listing(lab, "danube") == []  # nothing written
+    assert where_is(local_storage, guest) == ([], ["rhine"])
+
+
 def acting_on_first_copied_chunk(action):
     """A JobRecorder that calls action(job) once, when the copy first reports bytes copied:
     what an operator or another process does while the copy runs."""
