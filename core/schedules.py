@@ -8,6 +8,8 @@ DEFAULT_SCHEDULES = [
     # A tick: sweeps the health checks that are due (intervals per check, role, host: health.CheckSchedule)
     ("Health checks", "health.scheduled_sweep", 5),
     ("Compact health history", "health.scheduled_compact_history", 3600),
+    # A tick: continuous replication of runs waiting for cutover (interval per plan: sync_every_minutes)
+    ("Keep migration replicas in sync", "migrations_tool.scheduled_sync", 60),
 ]
 
 

@@ -94,7 +94,7 @@ class TargetsForm(forms.ModelForm):
 
     class Meta:
         model = MigrationPlan
-        fields = ["account", "subnet", "security_group", "key_pair", "dns_zone"]
+        fields = ["account", "subnet", "security_group", "key_pair", "dns_zone", "sync_every_minutes"]
 
 
 class WorkloadTargetForm(forms.ModelForm):

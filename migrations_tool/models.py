@@ -12,6 +12,7 @@ from decimal import Decimal
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
+from django.core.validators import MaxValueValidator
 from django.db import models
 from django.db.models import Q
 from django.urls import reverse
@@ -125,6 +126,10 @@ class MigrationPlan(models.Model):
     key_pair = models.CharField(max_length=255, blank=True)
     dns_zone = models.CharField("DNS zone", max_length=255, blank=True,
                                 help_text="Route 53 zone whose records follow a workload at cutover, e.g. corp.example.")
+    sync_every_minutes = models.PositiveIntegerField(
+        "continuous replication (minutes)", default=15, validators=[MaxValueValidator(24 * 60)],
+        help_text="While a run waits for cutover, send the EC2 disks' changed blocks this often (0: only when asked)",
+    )
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
                                    related_name="+")
     created_at = models.DateTimeField(auto_now_add=True)

@@ -13,3 +13,9 @@ from .services import runs
 def run_job(job, recorder):
     run = Run.objects.select_related("plan").get(pk=job.params["run_id"])
     return runs.execute(run, job, recorder)
+
+
+@shared_task(name="migrations_tool.scheduled_sync")
+def scheduled_sync():
+    """Beat entry point of continuous replication (runs.keep_in_sync)."""
+    return runs.keep_in_sync()

@@ -257,7 +257,7 @@ class ReviewView(ReadOrWriteRoleMixin, View):
 
 def run_context(request, run):
     return {"run": run, "plan": run.plan, "job": run.job, "rows": runs.progress_of(run), "log": runs.run_log(run),
-            "can_operate": can_operate(request), "actions": available_actions(run)}
+            "can_operate": can_operate(request), "actions": available_actions(run), "next_sync": runs.next_sync_at(run)}
 
 
 def available_actions(run):

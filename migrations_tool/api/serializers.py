@@ -1,4 +1,5 @@
 from django.core.exceptions import ValidationError as DjangoValidationError
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from cloud.api.serializers import RecommendationRequestSerializer
@@ -7,7 +8,7 @@ from core.api.serializers import CleanModelSerializer
 from hypervisors.models import Hypervisor
 
 from ..models import Dependency, MigrationPlan, PlannedWorkload, Run, RunStep, StepState, Strategy, Wave
-from ..services import plans
+from ..services import plans, runs
 
 MONEY = {"max_digits": 12, "decimal_places": 2, "read_only": True}
 
@@ -99,7 +100,7 @@ class PlanSerializer(CleanModelSerializer):
     class Meta:
         model = MigrationPlan
         fields = ["id", "name", "description", "status", "account", "subnet", "security_group", "key_pair",
-                  "dns_zone", "workload_count", "created_by", "created_at", "updated_at"]
+                  "dns_zone", "sync_every_minutes", "workload_count", "created_by", "created_at", "updated_at"]
         read_only_fields = ["status", "created_by", "created_at", "updated_at"]
 
 
@@ -172,10 +173,17 @@ class RunSerializer(serializers.ModelSerializer):
 
 class RunDetailSerializer(RunSerializer):
     steps = RunStepSerializer(many=True, read_only=True)
+    next_sync_at = serializers.SerializerMethodField(
+        help_text="When continuous replication sends the next delta (null: off, or not waiting for cutover)")
 
     class Meta(RunSerializer.Meta):
-        fields = [*RunSerializer.Meta.fields, "steps"]
+        fields = [*RunSerializer.Meta.fields, "next_sync_at", "steps"]
         read_only_fields = fields
+
+    @extend_schema_field(serializers.DateTimeField(allow_null=True))
+    def get_next_sync_at(self, run):
+        due = runs.next_sync_at(run)
+        return serializers.DateTimeField().to_representation(due) if due else None
 
 
 class StartSerializer(serializers.Serializer):

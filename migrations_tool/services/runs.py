@@ -24,7 +24,7 @@ from core import jobs
 from core.jobs import JobCancelled
 from core.models import Job
 
-from ..models import MigrationPlan, PlannedWorkload, Run, RunStep, StepState
+from ..models import MigrationPlan, PlannedWorkload, Run, RunStep, StepState, Strategy
 from . import executors, steps
 from .plans import readiness
 from .waves import ordered_workloads
@@ -235,11 +235,30 @@ def resume(run, user=None, take_over=False):
     return run
 
 
-def add_action(run, action, user=None, workload_ids=None):
+def add_action(run, action, user=None, workload_ids=None, title=None):
     """Sync, test cutover, cutover or rollback: append the action's steps for every
-    workload it applies to (or those given) and queue the run's job."""
+    workload it applies to (or those given) and queue the run's job. The run's row is
+    locked meanwhile: of two actions at once (two operators, or one and the continuous
+    replication), the second sees the run busy and is refused."""
     if action not in ACTIONS:
         raise RunRefused(f"Unknown action {action!r}; one of {', '.join(ACTIONS)}.")
+    with transaction.atomic():
+        run = Run.objects.select_for_update().select_related("plan").get(pk=run.pk)
+        _check_action(run, action)
+        chosen = _workloads_for(run, action, workload_ids)
+        if not chosen:
+            raise RunRefused(f"No workload of run #{run.pk} can take a {action.replace('_', ' ')} now.")
+        _append(run, [(w, kind) for w in chosen for kind in executors.ACTION_STEPS[action][w.strategy]])
+        if action == "rollback":  # what was still to do is not done any more
+            undo = {kind for kinds in executors.ACTION_STEPS["rollback"].values() for kind in kinds}
+            run.steps.filter(state=StepState.PENDING).exclude(kind__in=undo).update(
+                state=StepState.CANCELLED, finished_at=timezone.now())
+        Run.objects.filter(pk=run.pk).update(finished_at=None)
+        _queue(run, user, title or f"{action.replace('_', ' ').capitalize()} of run #{run.pk} ({run.plan.name})")
+    return run
+
+
+def _check_action(run, action):
     if run.state in (*Run.ACTIVE_STATES, Run.State.PAUSED):
         raise RunRefused(f"Run #{run.pk} is {run.get_state_display().lower()}: wait for it, or cancel it first.")
     if action == "finalize" and run.state != Run.State.DONE:
@@ -247,18 +266,41 @@ def add_action(run, action, user=None, workload_ids=None):
     if action not in ("rollback", "finalize") and run.state != Run.State.WAITING:
         raise RunRefused(f"Run #{run.pk} is {run.get_state_display().lower()}: {action.replace('_', ' ')} needs "
                          f"replicated workloads waiting for cutover.")
-    chosen = _workloads_for(run, action, workload_ids)
-    if not chosen:
-        raise RunRefused(f"No workload of run #{run.pk} can take a {action.replace('_', ' ')} now.")
-    with transaction.atomic():
-        _append(run, [(w, kind) for w in chosen for kind in executors.ACTION_STEPS[action][w.strategy]])
-        if action == "rollback":  # what was still to do is not done any more
-            undo = {kind for kinds in executors.ACTION_STEPS["rollback"].values() for kind in kinds}
-            run.steps.filter(state=StepState.PENDING).exclude(kind__in=undo).update(
-                state=StepState.CANCELLED, finished_at=timezone.now())
-        Run.objects.filter(pk=run.pk).update(finished_at=None)
-        _queue(run, user, f"{action.replace('_', ' ').capitalize()} of run #{run.pk} ({run.plan.name})")
-    return run
+
+
+# --- continuous replication ------------------------------------------------------------------------
+
+REPLICATING_KINDS = ("replicate", "sync")
+
+
+def next_sync_at(run):
+    """When continuous replication sends the run's EC2 disks' next delta; None when the
+    plan does not ask for it or the run is not waiting for cutover."""
+    minutes = run.plan.sync_every_minutes
+    if not minutes or run.state != Run.State.WAITING:
+        return None
+    last = run.steps.filter(kind__in=REPLICATING_KINDS, state=StepState.DONE).aggregate(last=Max("finished_at"))["last"]
+    return last + timedelta(minutes=minutes) if last else None
+
+
+def keep_in_sync(now=None):
+    """The beat's side of continuous replication: a sync of the EC2 workloads of every
+    run waiting for cutover whose last delta is older than its plan's interval (an RDS
+    copy is a whole dump: only when asked). Returns the ids of the runs it synced."""
+    now = now or timezone.now()
+    synced = []
+    for run in Run.objects.filter(state=Run.State.WAITING, plan__sync_every_minutes__gt=0).select_related("plan"):
+        due = next_sync_at(run)
+        ec2 = [w.pk for w in _workloads_for(run, "sync", None) if w.strategy == Strategy.REHOST_EC2]
+        if due is None or due > now or not ec2:
+            continue
+        try:
+            add_action(run, "sync", workload_ids=ec2,
+                       title=f"Continuous replication of run #{run.pk} ({run.plan.name})")
+        except RunRefused:
+            continue  # an operator acted meanwhile: their action goes first
+        synced.append(run.pk)
+    return synced
 
 
 def _workloads_for(run, action, workload_ids):

@@ -2,8 +2,11 @@
 resume after a failure or a dead worker, pause, cancel and roll back. Executors are
 replaced by small fakes here (the real ones run in test_worker.py and test_cloud_steps.py)."""
 
+from datetime import timedelta
+
 import pytest
 from django.core.exceptions import ValidationError
+from django.utils import timezone
 
 from cloud.services.workloads import load_workloads
 from core.models import Job
@@ -195,3 +198,52 @@ def test_retain_and_retire_take_no_steps(ready_plan, operator, fake_executors):
     run = work(runs.start_run(ready_plan, operator))
     assert {name for name, _, _ in states(run)} == {"luna"}
     assert PlannedWorkload.objects.get(name="batman").status == "planned"
+
+
+# --- continuous replication ---------------------------------------------------------------------
+
+
+def replicated_minutes_ago(run, minutes):
+    """Pretend the run's replication steps finished `minutes` ago."""
+    run.steps.filter(kind__in=runs.REPLICATING_KINDS).update(finished_at=timezone.now() - timedelta(minutes=minutes))
+
+
+def test_continuous_replication_syncs_the_ec2_disks_of_a_waiting_run_when_due(ready_plan, operator, fake_executors):
+    run = work(runs.start_run(ready_plan, operator))
+    replicated_minutes_ago(run, 5)
+    assert runs.keep_in_sync() == []  # not due: every 15 minutes by default
+    assert runs.next_sync_at(run) > timezone.now()
+
+    replicated_minutes_ago(run, 16)
+    assert runs.keep_in_sync() == [run.pk]
+    run.refresh_from_db()
+    assert run.state == Run.State.PENDING and run.job.title.startswith("Continuous replication of run")
+    added = [(name, kind, state) for name, kind, state in states(run) if state == StepState.PENDING]
+    assert added == [("luna", "sync", "pending")]  # the EC2 disk only: an RDS copy is a whole dump
+    assert runs.keep_in_sync() == []  # busy now: nothing queued twice
+
+    run = work(run)
+    assert run.state == Run.State.WAITING
+    assert runs.keep_in_sync() == []  # just synced
+
+
+def test_continuous_replication_can_be_off_and_never_overrides_an_operator(ready_plan, operator, fake_executors):
+    run = work(runs.start_run(ready_plan, operator))
+    replicated_minutes_ago(run, 60)
+    ready_plan.sync_every_minutes = 0
+    ready_plan.save()
+    assert runs.keep_in_sync() == [] and runs.next_sync_at(run) is None
+
+    ready_plan.sync_every_minutes = 15
+    ready_plan.save()
+    runs.add_action(run, "cutover", operator)  # the operator's action is queued first
+    assert runs.keep_in_sync() == []
+    with pytest.raises(runs.RunRefused, match="wait for it"):
+        runs.add_action(run, "sync", operator)
+
+
+def test_the_beat_runs_continuous_replication_every_minute(db):
+    from core.schedules import DEFAULT_SCHEDULES
+
+    assert ("Keep migration replicas in sync", "migrations_tool.scheduled_sync", 60) in DEFAULT_SCHEDULES
+    assert tasks.scheduled_sync() == []  # nothing waiting: nothing to do
