@@ -66,6 +66,18 @@ def test_user_without_role_gets_a_friendly_403_everywhere(client, nobody, host, 
     assert client.get(reverse("login")).status_code == 200
 
 
+def test_a_missing_page_is_a_console_page_with_a_way_on(client, viewer):
+    client = logged_in(client, viewer)
+    for url in ("/inventory/nowhere/", reverse("inventory:host_detail", args=[987654])):
+        response = client.get(url)
+        html = response.content.decode()
+        assert response.status_code == 404, url
+        assert 'id="not-found"' in html and f"<code>{url}</code>" in html
+        assert f'action="{reverse("inventory:host_list")}"' in html  # search the inventory from here
+    api = client.get("/api/nowhere/")
+    assert api.status_code == 404 and api.json() == {"detail": "Not found."}  # the API stays JSON
+
+
 # --- dashboard -----------------------------------------------------------------------------
 
 
