@@ -430,17 +430,29 @@ def namespace_pids(host: LabHost):
     token in their mounts (namespace inode numbers are reused once a namespace is gone).
     Missing the QEMUs would leave guests running, holding their disks, after a power-off."""
     machine = _ns(1)
-    pids = [int(e.name) for e in Path("/proc").iterdir() if e.name.isdigit()]
-    return [pid for pid in pids if _ns(pid) not in (None, machine) and _ours(pid, host)]
+    ours_by_namespace, found = {}, []
+    for pid in (int(e.name) for e in Path("/proc").iterdir() if e.name.isdigit()):
+        namespace = _ns(pid)
+        if namespace in (None, machine):
+            continue
+        # Every process of a mount namespace sees the same mounts: read them once per namespace
+        # (unless the process was gone before its mounts could be read: ask the next one).
+        ours = ours_by_namespace.get(namespace)
+        if ours is None:
+            ours = ours_by_namespace[namespace] = _ours(pid, host)
+        if ours:
+            found.append(pid)
+    return found
 
 
 def _ours(pid, host: LabHost):
+    """Whether the process's mounts carry the host's token; None when it cannot be read."""
     if not host.token:
         return False
     try:
         return host.token in Path(f"/proc/{pid}/mountinfo").read_text()
     except OSError:
-        return False
+        return None
 
 
 def _ns(pid):
