@@ -184,9 +184,9 @@ class DiskMove:
             except TRANSFER_ERRORS as exc:
                 raise DiskCopyFailed(f"copying {path} to {self.target.name} failed: {exc}") from exc
             copied += moving
-            self._verify(path, temporary)
+            self._verify(path, temporary, moving)
 
-    def _verify(self, path, temporary):
+    def _verify(self, path, temporary, moved):
         self.recorder.progress(self.last_percent, f"Verifying {os.path.basename(path)} (sha256 on both hosts)")
         try:
             expected = self.src.sha256(path)
@@ -196,7 +196,8 @@ class DiskMove:
         if expected != got:
             raise DiskCopyFailed(f"{path}: sha256 on {self.target.name} is {got[:16]}…, on {self.source.name} "
                                  f"{expected[:16]}…; the copy is corrupt")
-        self.recorder.log(f"{path}: {_mib(self.sizes[path])} MiB copied, sha256 {expected[:16]}… verified on both hosts")
+        self.recorder.log(f"{path}: {_mib(self.sizes[path])} MiB disk copied ({_mib(moved)} MiB of data sent), "
+                          f"sha256 {expected[:16]}… verified on both hosts")
 
     def commit(self):
         """Give the verified copies their real names on the target."""

@@ -240,6 +240,7 @@ def test_through_the_api_and_a_real_worker(celery_worker_process, operator_api, 
     job = Job.objects.get(pk=job_id)
     assert finished and job.state == Job.State.SUCCEEDED, f"{job.state}: {job.message}\n{job.log}"
     assert job.celery_task_id and job.progress == 100
-    assert f"{path}: {DISK_MIB} MiB copied, sha256 {before[:16]}… verified on both hosts" in job.log
+    assert (f"{path}: {DISK_MIB} MiB disk copied (3 MiB of data sent), sha256 {before[:16]}… verified on both "
+            "hosts") in job.log
     assert where_is(local_storage, str(vm.uuid)) == ([], ["danube"])
     assert sha256(lab, "danube", path) == before and listing(lab, "rhine") == []
