@@ -78,6 +78,15 @@ def test_a_missing_page_is_a_console_page_with_a_way_on(client, viewer):
     assert api.status_code == 404 and api.json() == {"detail": "Not found."}  # the API stays JSON
 
 
+@pytest.mark.urls("tests.core.urls_failing")
+def test_a_server_error_is_a_plain_page_that_says_what_to_do(client, viewer):
+    client.raise_request_exception = False
+    response = logged_in(client, viewer).get("/failing/")
+    html = response.content.decode()
+    assert response.status_code == 500
+    assert 'id="server-error"' in html and "a bug" not in html  # no internals shown
+
+
 # --- dashboard -----------------------------------------------------------------------------
 
 
