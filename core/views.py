@@ -17,6 +17,7 @@ from django_tables2 import SingleTableView
 from hypervisors.services.capacity import site_usage
 from hypervisors.tables import site_bars
 from hypervisors.views_whatif import dashboard_n_plus_one
+from migrations_tool.services import runs
 from inventory.models import Host, HostStatus, Rack, Site
 
 from .jobs import request_cancel
@@ -85,6 +86,7 @@ class DashboardView(ViewerRequiredMixin, TemplateView):
             failed_hosts=failed.order_by("-updated_at")[:FAILED_HOSTS_SHOWN],
             failed_total=by_status.get(HostStatus.FAILED, 0),
             n_plus_one=dashboard_n_plus_one(),
+            open_runs=runs.open_runs(),
             jobs=jobs,
             jobs_live=any(not job.is_finished for job in jobs),
             changes=LogEntry.objects.select_related("actor", "content_type")[:RECENT_CHANGES],

@@ -322,6 +322,15 @@ def is_silent(run, now=None):
     return (now or timezone.now()) - last > SILENT_AFTER
 
 
+OPEN_STATES = (*Run.ACTIVE_STATES, Run.State.PAUSED, Run.State.WAITING, Run.State.FAILED)
+
+
+def open_runs(limit=10):
+    """Runs that still need someone or something: going, paused, waiting for cutover, or
+    failed (resume or roll back); newest first, with their plan and job (one query)."""
+    return list(Run.objects.filter(state__in=OPEN_STATES).select_related("plan", "job")[:limit])
+
+
 def run_jobs(run):
     """Every job that executed the run (start, resumes, actions), oldest first."""
     return Job.objects.filter(kind=RUN_JOB, params__run_id=run.pk).order_by("created_at", "id")

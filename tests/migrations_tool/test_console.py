@@ -131,3 +131,12 @@ def test_a_host_page_shows_the_plans_that_move_it_and_the_instance_it_became(vie
     assert card(hosts["hv2"]).strip() == ""  # in no plan: no card at all
     page = client.get(hosts["luna"].get_absolute_url()).content.decode()
     assert f'hx-get="{reverse("migrations_tool:host_card", args=[hosts["luna"].pk])}"' in page
+
+
+def test_the_dashboard_lists_runs_that_need_someone(viewer, plan):
+    run = Run.objects.create(plan=plan, state=Run.State.WAITING, message="Replicated: test, then cut over")
+    Run.objects.create(plan=plan, state=Run.State.DONE, message="Every workload moved")
+    html = client_for(viewer).get(reverse("dashboard")).content.decode()
+    assert 'id="dashboard-migrations"' in html
+    assert html.count('class="list-group-item d-flex align-items-center gap-2 dashboard-run"') == 1  # not the done one
+    assert f'href="{run.get_absolute_url()}"' in html and "Waiting for cutover" in html
