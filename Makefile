@@ -30,7 +30,8 @@ LAB_APT := libvirtd=libvirt-daemon,libvirt-clients dpkg:libvirt-daemon-driver-qe
 # pg_dump/pg_restore: the RDS replatform moves databases with them (cloud.services.rds_replatform).
 RUN_APT := py:ensurepip=python3-venv npm=nodejs,npm pg_dump=postgresql-client pg_restore=postgresql-client \
 	$(BUILD_APT) $(LAB_APT)
-TEST_APT := chromium=chromium $(LAB_APT)
+# postgresql: the server programs, for a private wal_level=logical source in the logical-replication tests.
+TEST_APT := chromium=chromium dpkg:postgresql=postgresql $(LAB_APT)
 
 # make test: PostgreSQL + Redis in the first pass, SQLite + RabbitMQ in the second.
 TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/opsconsole

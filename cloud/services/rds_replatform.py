@@ -23,6 +23,8 @@ Data is moved with the PostgreSQL client programs (Debian postgresql-client; `ma
 install` installs it): pg_dump's major version must be at least the source server's.
 Passwords never reach a command line (PGPASSWORD in the child's environment) or a log.
 
+Low downtime (logical replication, when the source allows it): rds_logical.
+
 Errors: cloud.drivers.aws.CloudError, told in words (code "database" for PostgreSQL and
 its programs); bad input to create_instance is a django ValidationError with field errors.
 """
@@ -34,6 +36,7 @@ import shutil
 import subprocess
 import tempfile
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import psycopg
@@ -57,7 +60,7 @@ CHECKSUM_SETTINGS = ("SET TIME ZONE 'UTC'", "SET DateStyle = 'ISO, YMD'", "SET I
                      "SET extra_float_digits = 3", "SET bytea_output = 'hex'")
 
 
-def _database_error(message, exc=None):
+def database_error(message, exc=None):
     error = aws.CloudError(message if exc is None else f"{message}: {exc}".strip(), code="database",
                            operation="PostgreSQL")
     error.__cause__ = exc
@@ -159,24 +162,24 @@ def delete_instance(account, identifier):
 
 
 def _create_local_database(name):
-    with _connect(local_server_dsn(), autocommit=True) as connection:
+    with connect_to(local_server_dsn(), autocommit=True) as connection:
         if not connection.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone():
             connection.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
 
 
 def _drop_local_database(name):
-    with _connect(local_server_dsn(), autocommit=True) as connection:
+    with connect_to(local_server_dsn(), autocommit=True) as connection:
         connection.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
 
 
 # --- the data ----------------------------------------------------------------------------
 
 
-def _connect(dsn, **options):
+def connect_to(dsn, **options):
     try:
         return psycopg.connect(dsn, connect_timeout=10, **options)
     except psycopg.Error as exc:
-        raise _database_error(f"Cannot connect to {redacted(dsn)}", exc) from exc
+        raise database_error(f"Cannot connect to {redacted(dsn)}", exc) from exc
 
 
 def redacted(dsn):
@@ -194,7 +197,7 @@ def _program(name, dsn):
     the password in the environment, not on the command line."""
     path = shutil.which(name)
     if path is None:
-        raise _database_error(f"{name} is not installed: install the PostgreSQL client programs "
+        raise database_error(f"{name} is not installed: install the PostgreSQL client programs "
                               f"(Debian postgresql-client; `make install` does).")
     params = conninfo_to_dict(dsn)
     env = dict(os.environ)
@@ -209,19 +212,20 @@ def _major(version_text):
     return int(match.group(1)) if match else 0
 
 
-def copy_data(source_dsn, target_dsn, recorder=None, *, jobs=2):
+def copy_data(source_dsn, target_dsn, recorder=None, *, jobs=2, schema_only=False):
     """Copy schema and data from source to target with pg_dump -Fc and pg_restore
     (--clean --if-exists: running it again replaces what a previous copy left; no owners
     or grants, RDS has its own roles). Progress follows the tables dumped then restored.
-    Returns {"tables", "dump_bytes", "seconds"}."""
+    schema_only: the tables, empty (logical replication fills them). Publications and
+    subscriptions of the source are never copied. Returns {"tables", "dump_bytes", "seconds"}."""
     started = time.monotonic()
-    with _connect(source_dsn) as connection:
+    with connect_to(source_dsn) as connection:
         server_major = connection.info.server_version // 10000
         tables = len(_tables(connection))
     dump_argv, dump_env = _program("pg_dump", source_dsn)
     client_major = _major(subprocess.run([dump_argv[0], "--version"], capture_output=True, text=True).stdout)
     if client_major < server_major:
-        raise _database_error(f"pg_dump {client_major} cannot dump a PostgreSQL {server_major} server: install "
+        raise database_error(f"pg_dump {client_major} cannot dump a PostgreSQL {server_major} server: install "
                               f"the client programs of version {server_major} or later.")
     restore_argv, restore_env = _program("pg_restore", target_dsn)
     workdir = Path(settings.VAR_DIR) / "cloud" / "rds"
@@ -230,7 +234,8 @@ def copy_data(source_dsn, target_dsn, recorder=None, *, jobs=2):
     os.close(handle)
     try:
         _log(recorder, f"Dumping {redacted(source_dsn)} ({tables} tables)")
-        _run(dump_argv + ["--format=custom", "--no-owner", "--no-acl", "--verbose", f"--file={dump_path}"], dump_env,
+        _run(dump_argv + ["--format=custom", "--no-owner", "--no-acl", "--no-publications", "--no-subscriptions",
+                          "--verbose", f"--file={dump_path}"] + (["--schema-only"] if schema_only else []), dump_env,
              recorder, "dumping contents of table", tables, 0, 50)
         dump_bytes = os.path.getsize(dump_path)
         _log(recorder, f"Restoring {dump_bytes / 1_000_000:.1f} MB into {redacted(target_dsn)}")
@@ -261,7 +266,7 @@ def _run(argv, env, recorder, marker, tables, start, end):
         code = process.wait()
     if code:
         errors = [line for line in tail if "error" in line.lower()] or tail[-5:]
-        raise _database_error(f"{name} failed (exit {code}): " + " / ".join(errors)[-800:])
+        raise database_error(f"{name} failed (exit {code}): " + " / ".join(errors)[-800:])
 
 
 def _tables(connection):
@@ -272,21 +277,24 @@ def _tables(connection):
         "AND n.nspname NOT LIKE 'pg_toast%' AND n.nspname NOT LIKE 'pg_temp%' ORDER BY 1, 2").fetchall()
 
 
-def _table_figures(dsn):
+def table_figures(dsn, only=None):
     """{"schema.table": (rows, checksum)}: checksum is md5 over the md5 of every row's
-    text, in sorted order, so it does not depend on the physical order of the rows."""
+    text, in sorted order, so it does not depend on the physical order of the rows.
+    only: these "schema.table" names (those that exist), not every table."""
     figures = {}
-    with _connect(dsn) as connection:
+    with connect_to(dsn) as connection:
         for statement in CHECKSUM_SETTINGS:
             connection.execute(statement)
         for schema, table in _tables(connection):
+            if only is not None and f"{schema}.{table}" not in only:
+                continue
             query = sql.SQL("SELECT count(*), md5(coalesce(string_agg(h, '' ORDER BY h), '')) "
                             "FROM (SELECT md5(t::text) AS h FROM {}.{} t) rows").format(
                 sql.Identifier(schema), sql.Identifier(table))
             try:
                 figures[f"{schema}.{table}"] = tuple(connection.execute(query).fetchone())
             except psycopg.Error as exc:
-                raise _database_error(f"Cannot read {schema}.{table} on {redacted(dsn)}", exc) from exc
+                raise database_error(f"Cannot read {schema}.{table} on {redacted(dsn)}", exc) from exc
     return figures
 
 
@@ -294,7 +302,13 @@ def verify(source_dsn, target_dsn):
     """Compare the two databases table by table: row counts and checksums. Returns
     {"ok", "tables": [{"table", "source_rows", "target_rows", "source_checksum",
     "target_checksum", "match"}], "missing_in_target": [...], "extra_in_target": [...]}."""
-    source, target = _table_figures(source_dsn), _table_figures(target_dsn)
+    # Both servers at once: at cutover this check is most of the downtime.
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        source, target = pool.map(table_figures, (source_dsn, target_dsn))
+    return compare_figures(source, target)
+
+
+def compare_figures(source, target):
     tables = []
     for name, (rows, checksum) in source.items():
         target_rows, target_checksum = target.get(name, (None, None))
@@ -310,7 +324,7 @@ def set_read_only(dsn, on, *, terminate_sessions=False):
     """Make the database read-only (on=True) or writable again for every new session
     (ALTER DATABASE … SET default_transaction_read_only). Sessions already open keep
     writing unless terminate_sessions=True ends them (their clients reconnect read-only)."""
-    with _connect(dsn, autocommit=True) as connection:
+    with connect_to(dsn, autocommit=True) as connection:
         # This session may itself have started read-only: ALTER DATABASE needs it writable.
         connection.execute("SET default_transaction_read_only = off")
         name = connection.execute("SELECT current_database()").fetchone()[0]
@@ -318,13 +332,16 @@ def set_read_only(dsn, on, *, terminate_sessions=False):
             connection.execute(sql.SQL("ALTER DATABASE {} SET default_transaction_read_only = {}").format(
                 sql.Identifier(name), sql.SQL("on" if on else "off")))
             if on and terminate_sessions:
+                # Not the walsenders: they write nothing, and a subscription that keeps its
+                # connection sends the last changes at once instead of after a retry.
                 connection.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-                                   "WHERE datname = current_database() AND pid <> pg_backend_pid()")
+                                   "WHERE datname = current_database() AND pid <> pg_backend_pid() "
+                                   "AND backend_type <> 'walsender'")
         except psycopg.Error as exc:
-            raise _database_error(f"Cannot make {redacted(dsn)} {'read-only' if on else 'writable'}", exc) from exc
+            raise database_error(f"Cannot make {redacted(dsn)} {'read-only' if on else 'writable'}", exc) from exc
 
 
 def is_read_only(dsn):
     """Whether a new session of the database starts read-only."""
-    with _connect(dsn) as connection:
+    with connect_to(dsn) as connection:
         return connection.execute("SHOW default_transaction_read_only").fetchone()[0] == "on"

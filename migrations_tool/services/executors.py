@@ -13,6 +13,7 @@ import ipaddress
 import re
 
 from cloud.models import DiskReplication
+from cloud.services import rds_logical as logical
 from cloud.services import rds_replatform as rds
 from cloud.services import replication
 from hypervisors.models import Hypervisor, VirtualMachine
@@ -362,13 +363,66 @@ def _target_dsn(step):
     return rds.endpoint_dsn(step.workload.plan.account, made.checkpoint["identifier"])
 
 
+# How long the cutover waits for the subscription's last changes, and verify_data for the
+# changes up to its own reading of the source (seconds).
+CATCH_UP_TIMEOUT_S = 900
+
+
+def _replication_name(step):
+    """The publication, subscription and slot of this run's database: one per RDS instance."""
+    identifier = _other_step(step, "create_database").checkpoint["identifier"]
+    return ("opsconsole_" + identifier.replace("-", "_"))[:63]
+
+
+def _copy_mode(step):
+    """The copy_data step that chose the mode (logical or dump) of this run's copy, or None."""
+    return step.run.steps.filter(workload=step.workload, kind="copy_data", checkpoint__has_key="mode").exclude(
+        pk=step.pk).order_by("position").first()
+
+
+def _choose_copy_mode(step, recorder):
+    """Logical replication when the source can (only the last changes wait for the cutover),
+    else pg_dump | pg_restore; a run keeps the mode its first copy chose."""
+    earlier = _copy_mode(step)
+    if earlier is not None:
+        mode, reason = earlier.checkpoint["mode"], f"as the first copy of this run: {earlier.checkpoint['mode_reason']}"
+    else:
+        support = logical.supports_logical_replication(step.workload.source_dsn, _replication_name(step))
+        mode, reason = ("logical" if support.ok else "dump"), support.reason
+    save_checkpoint(step, mode=mode, mode_reason=reason, replication=_replication_name(step))
+    recorder.log(f"Copy by {'logical replication' if mode == 'logical' else 'pg_dump and pg_restore'}: {reason}")
+
+
+def _is_logical(step):
+    found = _copy_mode(step)
+    return found is not None and found.checkpoint["mode"] == "logical"
+
+
 def copy_data(step, recorder):
-    report = rds.copy_data(step.workload.source_dsn, _target_dsn(step), recorder)
-    return {"copied": report if isinstance(report, (dict, list, str, int)) else str(report)}
+    if "mode" not in step.checkpoint:
+        _choose_copy_mode(step, recorder)
+    source, target = step.workload.source_dsn, _target_dsn(step)
+    if step.checkpoint["mode"] == "logical":
+        report = logical.start_logical_replication(source, target, step.checkpoint["replication"], recorder)
+    else:
+        report = rds.copy_data(source, target, recorder)
+    return {"mode": step.checkpoint["mode"],
+            "copied": report if isinstance(report, (dict, list, str, int)) else str(report)}
 
 
 def verify_data(step, recorder):
-    report = rds.verify(step.workload.source_dsn, _target_dsn(step))
+    """Dump mode: the copy must match. Logical mode, while the source is written: once the
+    target has caught up with the source's figures, a table that differs only fails when
+    the source did not change it meanwhile (see logical.verify_live); the cutover checks
+    again with the source read-only."""
+    source, target = step.workload.source_dsn, _target_dsn(step)
+    if _is_logical(step):
+        report = logical.verify_live(source, target, _replication_name(step), recorder, timeout=CATCH_UP_TIMEOUT_S)
+        if report.get("written_meanwhile"):
+            recorder.log(f"Written during the check, compared again at cutover: "
+                         f"{', '.join(report['written_meanwhile'])}")
+    else:
+        report = rds.verify(source, target)
     ok = report.get("ok", True) if isinstance(report, dict) else bool(report)
     if not ok:
         raise StepError(f"The copy differs from the source: {report}")
@@ -377,14 +431,20 @@ def verify_data(step, recorder):
 
 
 def db_cutover(step, recorder):
-    """Source read-only, a last copy and check, then DNS to the RDS endpoint."""
+    """Source read-only, then the last changes (logical mode: wait for the subscription and
+    end it) or a last full copy (dump mode), a check, then DNS to the RDS endpoint."""
     workload, plan = step.workload, step.workload.plan
     target = _target_dsn(step)
     if not step.checkpoint.get("source_read_only"):
         rds.set_read_only(workload.source_dsn, True, terminate_sessions=True)
         save_checkpoint(step, source_read_only=True)
         recorder.log("The source database is read-only")
-    if not step.checkpoint.get("copied"):
+    if _is_logical(step):
+        if not step.checkpoint.get("replication_finished"):
+            logical.finish_logical_replication(workload.source_dsn, target, _replication_name(step), recorder,
+                                           timeout=CATCH_UP_TIMEOUT_S)
+            save_checkpoint(step, replication_finished=True)
+    elif not step.checkpoint.get("copied"):
         rds.copy_data(workload.source_dsn, target, recorder)
         save_checkpoint(step, copied=True)
     report = rds.verify(workload.source_dsn, target)
@@ -422,6 +482,9 @@ def db_rollback(step, recorder):
     tried = _other_step(step, "db_cutover", TRIED)
     point = tried.checkpoint if tried else {}
     _restore_dns(step, recorder, point)
+    if _is_logical(step) and not step.checkpoint.get("replication_stopped"):
+        logical.stop_logical_replication(workload.source_dsn, _target_dsn(step), _replication_name(step), recorder)
+        save_checkpoint(step, replication_stopped=True)
     rds.set_read_only(workload.source_dsn, False)
     _set_status(workload, PlannedWorkload.Status.ROLLED_BACK, cloud_instance_id="", cloud_address="")
     _undo_cloud_move(step, recorder, point,
