@@ -20,10 +20,14 @@ from .models import Host
 COLUMNS = (
     "hostname", "role", "site", "rack", "position", "u_height", "status",
     "serial", "asset_tag", "vendor", "model", "cpu_sockets", "cpu_cores", "memory_mib",
-    "disks", "interfaces", "mgmt_address", "bmc_address", "owner", "tags", "notes",
+    "disks", "interfaces", "mgmt_address", "bmc_address", "owner", "tags", "notes", "cloud_instance_id",
 )  # fmt: skip
 # Secrets may be set by an import but never leave the database.
 WRITE_ONLY_COLUMNS = ("bmc_password",)
+# Exported for reference and accepted back unchanged, but set only by migration runs:
+# the import ignores them (as the API does its read-only fields).
+READ_ONLY_COLUMNS = ("cloud_instance_id",)
+IMPORTABLE_COLUMNS = tuple(column for column in COLUMNS if column not in READ_ONLY_COLUMNS) + WRITE_ONLY_COLUMNS
 
 # A cell starting with one of these is a formula to a spreadsheet ("CSV injection").
 # The export quotes it with a leading apostrophe; the import takes the apostrophe off.
@@ -84,6 +88,7 @@ def host_cells(host, tag_slugs, interfaces):
         "owner": host.owner,
         "tags": tags_cell(tag_slugs),
         "notes": host.notes,
+        "cloud_instance_id": host.cloud_instance_id,
     }
 
 
@@ -128,9 +133,10 @@ def csv_lines(hosts):
 
 
 def template_lines():
-    """An empty import file: just the header, with the write-only columns too."""
+    """An empty import file: just the header of the columns an import sets, the
+    write-only ones too."""
     writer = csv.writer(_Echo())
-    yield writer.writerow(COLUMNS + WRITE_ONLY_COLUMNS)
+    yield writer.writerow(IMPORTABLE_COLUMNS)
 
 
 def export_filename(prefix="hosts"):

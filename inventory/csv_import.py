@@ -33,7 +33,7 @@ from django.utils.text import slugify
 from core.audit import acting_as
 from core.crypto import decrypt, encrypt
 
-from .csv_export import COLUMNS, WRITE_ONLY_COLUMNS, host_cells, saved_host_cells, unescape_cell
+from .csv_export import COLUMNS, READ_ONLY_COLUMNS, WRITE_ONLY_COLUMNS, host_cells, saved_host_cells, unescape_cell
 from .formats import parse_disks, parse_interfaces
 from .models import Host, HostStatus, Interface, JournalEntry, Rack, Role, Site, Tag
 from .services import add_journal_entry
@@ -384,6 +384,8 @@ def _read_cell(row, column, cell, catalogue):
         row.tag_slugs = catalogue.tag_slugs(cell)
     elif column == "bmc_password":
         row.bmc_password = host.bmc_password = cell
+    elif column in READ_ONLY_COLUMNS:
+        return
     elif column != "hostname":
         setattr(host, column, cell)  # plain text: serial, vendor, model, bmc_address, owner, notes
 

@@ -52,6 +52,7 @@ COLUMN_HELP = [
     ("bmc_password", "Write-only: set when not empty, never exported.", ""),
     ("owner / notes", "Free text.", "team-web"),
     ("tags", "Tag slugs or names, comma- or semicolon-separated; unknown tags are created.", "prod, pci"),
+    ("cloud_instance_id", "Read-only: where a migration moved the host (exported; ignored on import).", ""),
 ]
 
 

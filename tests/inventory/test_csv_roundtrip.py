@@ -111,3 +111,23 @@ def test_a_file_exported_from_one_inventory_creates_the_hosts_in_another(estate,
     summary = commit_import(text, operator)
     assert summary["created"] == 1 and sorted(summary["tags_created"]) == ["pci", "prod"]
     assert exported(viewer_api) == text
+
+
+def test_a_migrated_host_exports_its_cloud_instance_and_an_import_cannot_change_it(estate, viewer_api, operator):
+    Host.objects.filter(hostname="luna").update(status="migrated", cloud_instance_id="i-0123456789abcdef0")
+    rows = list(csv.DictReader(io.StringIO(exported(viewer_api))))
+    luna = next(row for row in rows if row["hostname"] == "luna")
+    assert luna["cloud_instance_id"] == "i-0123456789abcdef0" and luna["status"] == "migrated"
+    luna["cloud_instance_id"], luna["owner"] = "i-somewhere-else", "cloud team"
+    out = io.StringIO()
+    writer = csv.DictWriter(out, fieldnames=COLUMNS)
+    writer.writeheader()
+    writer.writerows(rows)
+
+    plan = check_import(out.getvalue())
+    assert plan.is_valid, plan.errors
+    assert [(c.column, c.after) for row in plan.rows if row.hostname == "luna" for c in row.changes] == [
+        ("owner", "cloud team")]  # the read-only column is no change
+    commit_import(out.getvalue(), operator)
+    assert Host.objects.filter(hostname="luna").values_list("cloud_instance_id", "owner").get() == (
+        "i-0123456789abcdef0", "cloud team")
