@@ -102,7 +102,7 @@ def main():
                       if recovery and recovery.fence_attempt else float("nan"))
             print(f"run {run}: both guests running elsewhere {seconds:.1f} s after the power-off "
                   f"(detected failed at {detected:.1f} s, fenced at {fenced:.1f} s, recovery job "
-                  f"{_job_seconds(recovery):.1f} s on the worker (nan: still writing its result); "
+                  f"{_job_seconds(recovery):.1f} s on the worker; "
                   f"where: {', '.join(sorted(set(watcher.where.values())))})")
             lab.power_on("fosource")
             driver.forget_all()
@@ -124,8 +124,14 @@ def main():
               f"{len(figures)} run(s) (target < 60 s)")
 
 
-def _job_seconds(recovery):
+def _job_seconds(recovery, wait=30):
+    """The recovery job's run time; the guests run before the job has written its result,
+    so wait for that a little (nan if it never finishes)."""
+    deadline = time.monotonic() + wait
     job = recovery.job if recovery else None
+    while job is not None and job.finished_at is None and time.monotonic() < deadline:
+        time.sleep(0.5)
+        job.refresh_from_db()
     if not job or not job.started_at or not job.finished_at:
         return float("nan")
     return (job.finished_at - job.started_at).total_seconds()
