@@ -26,10 +26,12 @@ class VirtualMachineFilterSet(django_filters.FilterSet):
     )
     ha = django_filters.BooleanFilter(field_name="ha_enabled", label="HA", widget=forms.Select(choices=ANY_YES_NO))
     stale = django_filters.BooleanFilter(method="filter_stale", label="Stale", widget=forms.Select(choices=ANY_YES_NO))
+    migrated = django_filters.BooleanFilter(method="filter_migrated", label="Migrated",
+                                            widget=forms.Select(choices=ANY_YES_NO))
 
     class Meta:
         model = VirtualMachine
-        fields = ["q", "hypervisor", "state", "role", "ha", "stale"]
+        fields = ["q", "hypervisor", "state", "role", "ha", "stale", "migrated"]
 
     def search(self, queryset, name, value):
         value = value.strip()
@@ -42,6 +44,10 @@ class VirtualMachineFilterSet(django_filters.FilterSet):
             | Q(anti_affinity_group__icontains=value)
             | Q(inventory_host__hostname__icontains=value)
         )
+
+    def filter_migrated(self, queryset, name, value):
+        """Moved to the cloud (a cloud instance recorded); this copy is kept for a rollback."""
+        return queryset.exclude(cloud_instance_id="") if value else queryset.filter(cloud_instance_id="")
 
     def filter_stale(self, queryset, name, value):
         stale = Q(state__in=STALE_STATES)

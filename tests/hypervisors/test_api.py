@@ -361,6 +361,13 @@ def test_vm_filters(viewer_api, estate, query, expected):
     assert [row["name"] for row in response.json()["results"]] == expected
 
 
+def test_vms_migrated_to_the_cloud_are_found_by_filter(viewer_api, estate):
+    VirtualMachine.objects.filter(name="io").update(state="shutoff", cloud_instance_id="i-0123456789abcdef0")
+    migrated = viewer_api.get(f"{VMS}?migrated=true").json()["results"]
+    assert [(vm["name"], vm["cloud_instance_id"]) for vm in migrated] == [("io", "i-0123456789abcdef0")]
+    assert "io" not in [vm["name"] for vm in viewer_api.get(f"{VMS}?migrated=false").json()["results"]]
+
+
 def test_vm_filters_by_hypervisor_and_uuid(viewer_api, estate):
     make_vm(estate["oder"], "titan")
     by_hypervisor = viewer_api.get(f"{VMS}?hypervisor={estate['oder'].pk}").json()["results"]
