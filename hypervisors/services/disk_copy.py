@@ -155,9 +155,10 @@ class DiskMove:
         (target cleaned) or JobCancelled (target cleaned) on the way."""
         extents = {path: self.src.data_extents(path, size) for path, size in self.sizes.items()}
         data = {path: sum(length for _, length in found) for path, found in extents.items()}
-        total = sum(data.values()) or 1
+        data_bytes = sum(data.values())
+        total = data_bytes or 1
         self.recorder.log(f"Copying {len(self.paths)} local disk(s) from {self.source.name} to {self.target.name} "
-                          f"over SSH: {_mib(sum(data.values()))} MiB of data in {_mib(sum(self.sizes.values()))} "
+                          f"over SSH: {_mib(data_bytes)} MiB of data in {_mib(sum(self.sizes.values()))} "
                           f"MiB of disk (holes are not read)")
         copied = 0
         last_report = 0.0

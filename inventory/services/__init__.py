@@ -33,7 +33,7 @@ def change_status(host, new_status, user=None, reason=""):
 def record_cloud_move(host, cloud_instance_id, user=None, reason=""):
     """The host's workload now runs in the cloud as cloud_instance_id: status migrated
     where the lifecycle allows it (a failed host keeps its status, and the journal says
-    so). Returns the status the host had, for undo_cloud_move."""
+    so). Returns the status the host had."""
     host = Host.objects.select_for_update().get(pk=host.pk)
     before = host.status
     Host.objects.filter(pk=host.pk).update(cloud_instance_id=cloud_instance_id[:100])
@@ -46,15 +46,13 @@ def record_cloud_move(host, cloud_instance_id, user=None, reason=""):
 
 
 @transaction.atomic
-def undo_cloud_move(host, status_before, user=None, reason=""):
-    """A migration to the cloud was rolled back: forget the cloud instance and give the
-    host back the status it had (active when that is not a way back from migrated)."""
+def undo_cloud_move(host, user=None, reason=""):
+    """A migration to the cloud was rolled back: forget the cloud instance; a migrated
+    host is active again (the lifecycle's one way back from migrated)."""
     host = Host.objects.select_for_update().get(pk=host.pk)
     Host.objects.filter(pk=host.pk).update(cloud_instance_id="")
-    if host.status != HostStatus.MIGRATED:
-        return
-    back = status_before if status_before in STATUS_TRANSITIONS[HostStatus.MIGRATED] else HostStatus.ACTIVE
-    change_status(host, back, user=user, reason=reason)
+    if host.status == HostStatus.MIGRATED:
+        change_status(host, HostStatus.ACTIVE, user=user, reason=reason)
 
 
 def free_names(role: Role):

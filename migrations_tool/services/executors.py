@@ -82,28 +82,23 @@ def _inventory_host_id(workload):
 
 def _record_cloud_move(step, recorder, cloud_instance_id, text):
     """Inventory: the VM and its host record point at the cloud instance, the host's
-    status becomes migrated (its status before kept in the checkpoint for a rollback)."""
+    status becomes migrated."""
     workload = step.workload
     if workload.vm_id:
         VirtualMachine.objects.filter(pk=workload.vm_id).update(cloud_instance_id=cloud_instance_id)
     host_id = _inventory_host_id(workload)
-    if host_id is None:
-        return
-    host = Host.objects.get(pk=host_id)
-    before = step.checkpoint.get("host_status_before") or host.status
-    save_checkpoint(step, host_status_before=before)
-    inventory.record_cloud_move(host, cloud_instance_id, user=recorder.job.created_by, reason=text)
+    if host_id is not None:
+        inventory.record_cloud_move(Host(pk=host_id), cloud_instance_id, user=recorder.job.created_by, reason=text)
 
 
-def _undo_cloud_move(step, recorder, point, text):
-    """Inventory after a rollback: no cloud instance, the host's status as before."""
+def _undo_cloud_move(step, recorder, text):
+    """Inventory after a rollback: no cloud instance, the host active again."""
     workload = step.workload
     if workload.vm_id:
         VirtualMachine.objects.filter(pk=workload.vm_id).update(cloud_instance_id="")
     host_id = _inventory_host_id(workload)
     if host_id is not None:
-        inventory.undo_cloud_move(Host.objects.get(pk=host_id), point.get("host_status_before", ""),
-                                  user=recorder.job.created_by, reason=text)
+        inventory.undo_cloud_move(Host(pk=host_id), user=recorder.job.created_by, reason=text)
 
 
 def _vm(workload):
@@ -326,7 +321,7 @@ def rollback(step, recorder):
             actions.power_action(vm, "start", recorder.job, recorder)
             recorder.log(f"Started {vm.name} again on {vm.hypervisor.name if vm.hypervisor_id else '?'}")
     _set_status(workload, PlannedWorkload.Status.ROLLED_BACK, cloud_instance_id="", cloud_address="")
-    _undo_cloud_move(step, recorder, point, f"Migration plan {plan.name}: rolled back from EC2; the source runs again")
+    _undo_cloud_move(step, recorder, f"Migration plan {plan.name}: rolled back from EC2; the source runs again")
     recorder.progress(100, "Rolled back: the source runs")
     return {"terminated": instance_id}
 
@@ -487,8 +482,7 @@ def db_rollback(step, recorder):
         save_checkpoint(step, replication_stopped=True)
     rds.set_read_only(workload.source_dsn, False)
     _set_status(workload, PlannedWorkload.Status.ROLLED_BACK, cloud_instance_id="", cloud_address="")
-    _undo_cloud_move(step, recorder, point,
-                     f"Migration plan {plan.name}: database pointed back to the source (writable again)")
+    _undo_cloud_move(step, recorder, f"Migration plan {plan.name}: database pointed back to the source (writable again)")
     recorder.progress(100, "Pointed back to the source database")
     return {"rolled_back": True}
 

@@ -291,8 +291,10 @@ def keep_in_sync(now=None):
     synced = []
     for run in Run.objects.filter(state=Run.State.WAITING, plan__sync_every_minutes__gt=0).select_related("plan"):
         due = next_sync_at(run)
+        if due is None or due > now:
+            continue
         ec2 = [w.pk for w in _workloads_for(run, "sync", None) if w.strategy == Strategy.REHOST_EC2]
-        if due is None or due > now or not ec2:
+        if not ec2:
             continue
         try:
             add_action(run, "sync", workload_ids=ec2,

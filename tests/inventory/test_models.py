@@ -93,7 +93,7 @@ def test_a_move_to_the_cloud_marks_the_host_migrated_and_a_rollback_restores_it(
     with pytest.raises(ValidationError):
         check_transition(HostStatus.MIGRATED, HostStatus.SPARE)  # back only the way it came, or decommissioned
 
-    undo_cloud_move(host, before, user=operator, reason="rolled back")
+    undo_cloud_move(host, user=operator, reason="rolled back")
     host.refresh_from_db()
     assert (host.status, host.cloud_instance_id) == ("active", "")  # maintenance is not a way back: active
     assert host.journal.order_by("-pk").first().text == "Status Migrated → Active: rolled back"
