@@ -4,9 +4,7 @@ start_* create the Job and send its task once the surrounding transaction commit
 the console and the API both call them.
 """
 
-from celery import shared_task
-
-from core.jobs import create_job, enqueue, job_task
+from core.jobs import job_task, start
 
 from .drivers.aws import CloudError
 from .models import CloudAccount
@@ -17,8 +15,7 @@ def _account(job):
     return CloudAccount.objects.get(pk=job.params["account_id"])
 
 
-@shared_task(name="cloud.test_connection")
-@job_task
+@job_task("cloud.test_connection")
 def test_connection_job(job, recorder):
     account = _account(job)
     recorder.progress(10, f"Testing the connection of {account.name}")
@@ -29,19 +26,16 @@ def test_connection_job(job, recorder):
     return check.as_dict()
 
 
-@shared_task(name="cloud.refresh_instance_types")
-@job_task
+@job_task("cloud.refresh_instance_types")
 def refresh_instance_types_job(job, recorder):
     return catalogue.refresh_instance_types(_account(job), recorder)
 
 
 def start_connection_test(account, user=None):
-    job = create_job(test_connection_job.name, f"Test connection of {account.name}", user=user,
-                     params={"account_id": account.pk}, target=account)
-    return enqueue(job, test_connection_job)
+    return start(test_connection_job.name, f"Test connection of {account.name}", user=user,
+                 params={"account_id": account.pk}, target=account)
 
 
 def start_catalogue_refresh(account, user=None):
-    job = create_job(refresh_instance_types_job.name, f"Refresh instance types of {account.region} ({account.name})",
-                     user=user, params={"account_id": account.pk}, target=account)
-    return enqueue(job, refresh_instance_types_job)
+    return start(refresh_instance_types_job.name, f"Refresh instance types of {account.region} ({account.name})",
+                 user=user, params={"account_id": account.pk}, target=account)

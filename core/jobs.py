@@ -8,13 +8,17 @@ with single UPDATE statements so the console sees them while the task runs.
 import logging
 import traceback
 from functools import wraps
+from importlib import import_module
 
+from celery import shared_task
+from django.apps import apps
 from django.contrib.contenttypes.models import ContentType
 from django.db import transaction
 from django.db.models import F, Value
 from django.db.models.functions import Concat
 from django.utils import timezone
 
+from .actions import acting_user
 from .models import Job
 
 logger = logging.getLogger(__name__)
@@ -25,8 +29,8 @@ class JobCancelled(Exception):
 
 
 def create_job(kind, title, user=None, params=None, target=None, parent=None):
-    job = Job(kind=kind, title=title, params=params or {}, parent=parent,
-              created_by=user if user and user.is_authenticated else None)
+    """A Job row only (a step recorded under a parent job, run by it); `start` also sends it."""
+    job = Job(kind=kind, title=title, params=params or {}, parent=parent, created_by=acting_user(user))
     if target is not None:
         job.target_type = ContentType.objects.get_for_model(target)
         job.target_id = str(target.pk)
@@ -113,11 +117,49 @@ def run_job(job_id, work):
     return result
 
 
-def job_task(work):
-    """Decorator turning `work(job, recorder)` into a Celery task body taking a job id."""
+# job kind -> the Celery task that runs jobs of that kind (filled by @job_task)
+_TASKS = {}
 
-    @wraps(work)
-    def body(job_id):
-        return run_job(job_id, work)
 
-    return body
+def job_task(kind, **task_options):
+    """Declare `work(job, recorder)` the body of the jobs of `kind`: a Celery task named
+    after the kind, registered so `start(kind, ...)` finds it without importing it."""
+
+    def decorate(work):
+        @wraps(work)
+        def body(job_id):
+            return run_job(job_id, work)
+
+        task = shared_task(name=kind, **task_options)(body)
+        _TASKS[kind] = task
+        return task
+
+    return decorate
+
+
+def _load_task_modules():
+    """Import every installed app's tasks module once, which fills the registry."""
+    for config in apps.get_app_configs():
+        name = f"{config.name}.tasks"
+        try:
+            import_module(name)
+        except ModuleNotFoundError as exc:
+            if exc.name != name:
+                raise
+
+
+def task_for(kind):
+    if kind not in _TASKS:
+        _load_task_modules()
+    try:
+        return _TASKS[kind]
+    except KeyError:
+        raise LookupError(f"No task runs jobs of kind {kind!r}") from None
+
+
+def start(kind, title, *, user=None, params=None, target=None, parent=None, **send_options):
+    """Create the Job of `kind` (who asked, what, about which object) and send its task once
+    the surrounding transaction commits. The one way any code starts a job."""
+    task = task_for(kind)
+    job = create_job(kind, title, user=acting_user(user), params=params, target=target, parent=parent)
+    return enqueue(job, task, **send_options)

@@ -4,6 +4,15 @@ from django.contrib.contenttypes.models import ContentType
 from django.db import models
 
 
+class JobQuerySet(models.QuerySet):
+    def for_target(self, obj):
+        """The jobs working (or that worked) on `obj`."""
+        return self.filter(target_type=ContentType.objects.get_for_model(obj), target_id=str(obj.pk))
+
+    def unfinished(self):
+        return self.exclude(state__in=Job.FINISHED_STATES)
+
+
 class Job(models.Model):
     """A unit of long-running work (import, sync, migration...), created before its
     Celery task is sent so the console can show it from the first instant."""
@@ -16,6 +25,8 @@ class Job(models.Model):
         CANCELLED = "cancelled", "Cancelled"
 
     FINISHED_STATES = (State.SUCCEEDED, State.FAILED, State.CANCELLED)
+
+    objects = JobQuerySet.as_manager()
 
     kind = models.CharField(max_length=64, db_index=True, help_text="What the job does, e.g. inventory.import")
     title = models.CharField(max_length=200)

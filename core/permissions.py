@@ -1,21 +1,26 @@
-"""Role enforcement for the API (the console uses the same rules through core.views mixins).
+"""Role enforcement for the API (the console uses the same rules through core.mixins).
 
-Reading needs the viewer role. Writing needs `write_role` of the view (operator by
-default) and deleting needs `delete_role` (admin by default). A view may widen or
-narrow these with class attributes.
+Reading needs the viewer role. Writing and deleting need what the view's model declares
+(core.roles.model_role: operator and admin by default). A view that is not about one
+model's objects, or an action, says it with `read_role` / `write_role` / `delete_role`;
+an action started through a service (core.actions) passes `fn.role`.
 """
 
 from rest_framework.permissions import SAFE_METHODS, BasePermission
 
-from .roles import Role, has_role
+from .roles import has_role, model_role
+
+OPERATIONS = {"read_role": "view", "write_role": "change", "delete_role": "delete"}
 
 
 def required_role(view, method):
-    if method in SAFE_METHODS:
-        return getattr(view, "read_role", Role.VIEWER)
-    if method == "DELETE":
-        return getattr(view, "delete_role", Role.ADMIN)
-    return getattr(view, "write_role", Role.OPERATOR)
+    attribute = "read_role" if method in SAFE_METHODS else "delete_role" if method == "DELETE" else "write_role"
+    declared = getattr(view, attribute, None)
+    if declared is not None:
+        return declared
+    queryset = getattr(view, "queryset", None)
+    model = queryset.model if queryset is not None else None
+    return model_role(model, OPERATIONS[attribute])
 
 
 class RolePermission(BasePermission):

@@ -31,3 +31,14 @@ def role_of(user):
 def has_role(user, needed):
     role = role_of(user)
     return role is not None and role >= needed
+
+
+# Who may read, add or change, and delete objects of a model, unless the model says otherwise
+# with a `required_roles` class attribute, e.g. `required_roles = {"delete": Role.OPERATOR}`.
+# The console's generic views and the API's RolePermission both read it: declared once.
+DEFAULT_MODEL_ROLES = {"view": Role.VIEWER, "change": Role.OPERATOR, "delete": Role.ADMIN}
+
+
+def model_role(model, operation):
+    """The role needed to `operation` ("view", "change" or "delete") objects of `model`."""
+    return {**DEFAULT_MODEL_ROLES, **getattr(model, "required_roles", {})}[operation]

@@ -1,11 +1,10 @@
 from celery import shared_task
 
 from . import services
-from .jobs import create_job, job_task, enqueue
+from .jobs import job_task, start
 
 
-@shared_task(name="core.purge_history")
-@job_task
+@job_task("core.purge_history")
 def purge_history_job(job, recorder):
     return services.purge_history(recorder, job.params.get("changelog_days"), job.params.get("job_days"))
 
@@ -13,6 +12,4 @@ def purge_history_job(job, recorder):
 @shared_task(name="core.scheduled_purge_history")
 def scheduled_purge_history():
     """Beat entry point: make the Job, then run it on a worker like any other."""
-    job = create_job("core.purge_history", "Purge old change log and jobs")
-    enqueue(job, purge_history_job)
-    return job.pk
+    return start("core.purge_history", "Purge old change log and jobs").pk

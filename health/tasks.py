@@ -5,7 +5,7 @@ from datetime import timedelta
 from celery import shared_task
 from django.utils import timezone
 
-from core.jobs import create_job, enqueue, job_task
+from core.jobs import job_task, start
 from core.models import Job
 
 from .models import AlertDelivery
@@ -17,8 +17,7 @@ SWEEP_KIND = history.SWEEP_JOB_KIND
 STUCK_SWEEP = timedelta(minutes=10)
 
 
-@shared_task(name="health.sweep")
-@job_task
+@job_task(SWEEP_KIND)
 def sweep_job(job, recorder):
     params = job.params
     return sweep.sweep(recorder, host_ids=params.get("host_ids"), checks=params.get("checks"),
@@ -28,8 +27,7 @@ def sweep_job(job, recorder):
 def start_sweep(user=None, host_ids=None, checks=None, title=None, target=None):
     """Create a sweep Job and send it once committed."""
     params = {"host_ids": host_ids, "checks": checks}
-    job = create_job(SWEEP_KIND, title or "Health checks", user=user, params=params, target=target)
-    return enqueue(job, sweep_job)
+    return start(SWEEP_KIND, title or "Health checks", user=user, params=params, target=target)
 
 
 @shared_task(name="health.scheduled_sweep")
@@ -41,22 +39,17 @@ def scheduled_sweep():
                               created_at__gte=timezone.now() - STUCK_SWEEP)
     if busy.exists() or not sweep.anything_due():
         return None
-    job = create_job(SWEEP_KIND, "Scheduled health checks", params={"due_only": True})
-    enqueue(job, sweep_job)
-    return job.pk
+    return start(SWEEP_KIND, "Scheduled health checks", params={"due_only": True}).pk
 
 
-@shared_task(name="health.compact_history")
-@job_task
+@job_task("health.compact_history")
 def compact_history_job(job, recorder):
     return history.compact(recorder)
 
 
 @shared_task(name="health.scheduled_compact_history")
 def scheduled_compact_history():
-    job = create_job("health.compact_history", "Compact health history")
-    enqueue(job, compact_history_job)
-    return job.pk
+    return start("health.compact_history", "Compact health history").pk
 
 
 @shared_task(name="health.deliver_alert", bind=True, max_retries=None, acks_late=True)
@@ -70,7 +63,6 @@ def deliver_alert(self, delivery_id):
     raise self.retry(countdown=alerts.backoff(delivery.attempts))
 
 
-@shared_task(name="health.recover")
-@job_task
+@job_task(recovery.RECOVER_KIND)
 def recover_job(job, recorder):
     return recovery.run_recovery(job, recorder)

@@ -16,8 +16,7 @@ def _hypervisor(job, key="hypervisor_id"):
     return Hypervisor.objects.select_related("host").get(pk=job.params[key])
 
 
-@shared_task(name="hypervisors.sync")
-@job_task
+@job_task("hypervisors.sync")
 def sync_job(job, recorder):
     if job.params.get("hypervisor_id"):
         return sync.sync_hypervisor(_hypervisor(job), recorder)
@@ -32,27 +31,23 @@ def scheduled_sync():
     return job.pk
 
 
-@shared_task(name="hypervisors.power")
-@job_task
+@job_task("hypervisors.power")
 def power_job(job, recorder):
     return actions.power_action(_vm(job), job.params["action"], job, recorder,
                                 shutdown_timeout=job.params.get("timeout", 120))
 
 
-@shared_task(name="hypervisors.resize")
-@job_task
+@job_task("hypervisors.resize")
 def resize_job(job, recorder):
     return actions.set_resources(_vm(job), job.params["vcpus"], job.params["memory_mib"], job, recorder)
 
 
-@shared_task(name="hypervisors.delete_vm")
-@job_task
+@job_task("hypervisors.delete_vm")
 def delete_vm_job(job, recorder):
     return actions.delete_vm(_vm(job), job, recorder, delete_disks=job.params.get("delete_disks", False))
 
 
-@shared_task(name="hypervisors.create_vm")
-@job_task
+@job_task("hypervisors.create_vm")
 def create_vm_job(job, recorder):
     from inventory.models import Role
 
@@ -64,8 +59,7 @@ def create_vm_job(job, recorder):
     )
 
 
-@shared_task(name="hypervisors.live_migrate")
-@job_task
+@job_task("hypervisors.live_migrate")
 def live_migrate_job(job, recorder):
     options = migration.MigrationOptions(
         auto_converge=job.params.get("auto_converge", False),
@@ -75,14 +69,12 @@ def live_migrate_job(job, recorder):
     return migration.live_migrate(_vm(job), _hypervisor(job, "target_id"), job, recorder, options)
 
 
-@shared_task(name="hypervisors.cold_migrate")
-@job_task
+@job_task("hypervisors.cold_migrate")
 def cold_migrate_job(job, recorder):
     return migration.cold_migrate(_vm(job), _hypervisor(job, "target_id"), job, recorder)
 
 
-@shared_task(name="hypervisors.evacuate")
-@job_task
+@job_task("hypervisors.evacuate")
 def evacuate_job(job, recorder):
     return maintenance.enter_maintenance(
         _hypervisor(job), job, recorder, user=job.created_by, parallel=job.params.get("parallel", 2),

@@ -1,16 +1,14 @@
 """Celery tasks of the inventory: thin wrappers that run a service inside a Job."""
 
-from celery import shared_task
-
-from core.jobs import create_job, enqueue, job_task
+from core.jobs import job_task, start
 
 from . import csv_import
+from .services import recovery
 
 IMPORT_JOB_KIND = "inventory.import_hosts"
 
 
-@shared_task(name="inventory.import_hosts")
-@job_task
+@job_task(IMPORT_JOB_KIND)
 def import_hosts_job(job, recorder):
     text = csv_import.unseal_csv(job.params["csv_sealed"])
     return csv_import.run_import(text, job.created_by, recorder)
@@ -22,13 +20,9 @@ def start_host_import(text, user, filename=""):
     before writing: the inventory may have changed since the preview."""
     filename = filename or "pasted CSV"
     params = {"filename": filename, "bytes": len(text.encode()), "csv_sealed": csv_import.seal_csv(text)}
-    job = create_job(IMPORT_JOB_KIND, f"Import hosts from {filename}"[:200], user=user, params=params)
-    return enqueue(job, import_hosts_job)
+    return start(IMPORT_JOB_KIND, f"Import hosts from {filename}"[:200], user=user, params=params)
 
 
-@shared_task(name="inventory.replacement_step")
-@job_task
+@job_task(recovery.JOB_KIND)
 def replacement_step_job(job, recorder):
-    from .services import recovery
-
     return recovery.run_step(job.params["replacement_id"], job.params["step"], recorder)

@@ -8,8 +8,7 @@ from .models import Run
 from .services import runs
 
 
-@shared_task(name="migrations_tool.run")
-@job_task
+@job_task(runs.RUN_JOB)
 def run_job(job, recorder):
     run = Run.objects.select_related("plan").get(pk=job.params["run_id"])
     return runs.execute(run, job, recorder)

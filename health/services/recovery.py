@@ -18,7 +18,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from core.audit import acting_as
-from core.jobs import JobCancelled, create_job, enqueue
+from core.jobs import JobCancelled, start
 from hypervisors.models import Hypervisor
 from hypervisors.services import ha_restart
 from inventory.models import HostStatus, JournalEntry
@@ -122,8 +122,6 @@ def start_recovery(host, user=None, automatic=False, evidence=None, confirmed_of
         raise RecoveryRefused(f"{host.hostname} is not failed (status {host.status}, health "
                               f"{getattr(getattr(host, 'health', None), 'state', 'unknown')}): fencing a live host "
                               "is not a recovery; put it in maintenance instead")
-    from ..tasks import recover_job  # tasks import services
-
     try:
         with transaction.atomic():
             recovery = Recovery.objects.select_for_update().filter(host=host, state__in=Recovery.OPEN_STATES).first()
@@ -142,7 +140,7 @@ def start_recovery(host, user=None, automatic=False, evidence=None, confirmed_of
                 attempt = fencing.confirm_powered_off(host, user, note=note, evidence=recovery.evidence)
             title = f"{'Automatic recovery' if automatic else 'Recovery'} of {host.hostname}: " + (
                 "restart HA VMs (confirmed off)" if confirmed_off else "fence and restart HA VMs")
-            job = create_job(RECOVER_KIND, title, user=user, target=host,
+            job = start(RECOVER_KIND, title, user=user, target=host,
                              params={"host_id": host.pk, "fence_attempt_id": attempt.pk if attempt else None})
             recovery.state, recovery.automatic, recovery.requested_by = Recovery.State.RUNNING, automatic, user
             recovery.job, recovery.fence_attempt = job, attempt
@@ -150,7 +148,6 @@ def start_recovery(host, user=None, automatic=False, evidence=None, confirmed_of
             add_journal_entry(host, f"Recovery of {host.hostname} started (job #{job.pk}) by "
                                     f"{'auto-recovery (site policy on)' if automatic else user.get_username()}.",
                               author=user, kind=JournalEntry.Kind.SYSTEM)
-            enqueue(job, recover_job)
     except IntegrityError as exc:  # a concurrent start won the race
         raise RecoveryRefused(f"a recovery of {host.hostname} is already running") from exc
     return recovery

@@ -24,7 +24,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from core.audit import acting_as
-from core.jobs import JobCancelled, create_job, enqueue
+from core.jobs import JobCancelled, start
 
 from ..models import Host, HostStatus, JournalEntry, Replacement, ReplacementStep
 from ..validators import validate_dns_label
@@ -286,7 +286,7 @@ def confirm_step(replacement, number, user, spare=None, hostname=None):
             _confirm_take_over(replacement, spare, hostname)
         now = timezone.now()
         step.state, step.confirmed_by, step.confirmed_at, step.outcome = Step.State.RUNNING, user, now, ""
-        job = create_job(JOB_KIND, f"Replacement of {replacement.failed_host.hostname}: {step.title}"[:200],
+        job = start(JOB_KIND, f"Replacement of {replacement.failed_host.hostname}: {step.title}"[:200],
                          user=user, params={"replacement_id": replacement.pk, "step": step.number},
                          target=replacement.failed_host)
         step.job = job
@@ -297,9 +297,6 @@ def confirm_step(replacement, number, user, spare=None, hostname=None):
                           f"Replacement #{replacement.pk}, step {step.number} ({step.title}) confirmed by "
                           f"{_name(user)} at {now:%Y-%m-%d %H:%M:%S}; job #{job.pk}.",
                           author=user, kind=JournalEntry.Kind.SYSTEM)
-        from ..tasks import replacement_step_job  # the task module imports this one
-
-        enqueue(job, replacement_step_job)
     return job
 
 

@@ -2,7 +2,7 @@
 resume, cancel, sync, test cutover, cutover, rollback).
 
 Each control that executes steps appends them to the run and queues one Job
-(kind "migrations.run") that executes every pending step in order. A run has at most
+(kind "migrations_tool.run") that executes every pending step in order. A run has at most
 one such job at a time. A worker that dies mid-step leaves the step "running": the
 redelivered task (acks late) or a resume puts it back to pending and executes it again
 from its checkpoint.
@@ -29,7 +29,7 @@ from . import executors, steps
 from .plans import readiness
 from .waves import ordered_workloads
 
-RUN_JOB = "migrations.run"
+RUN_JOB = "migrations_tool.run"
 ACTIONS = tuple(executors.ACTION_STEPS)
 # Which workloads an action applies to, by status.
 ACTION_NEEDS = {
@@ -77,12 +77,9 @@ def _append(run, pairs):
 
 
 def _queue(run, user, title):
-    from ..tasks import run_job
-
-    job = jobs.create_job(RUN_JOB, title, user=user, params={"run_id": run.pk}, target=run.plan)
+    job = jobs.start(RUN_JOB, title, user=user, params={"run_id": run.pk}, target=run.plan)
     Run.objects.filter(pk=run.pk).update(job=job, state=Run.State.PENDING, control=Run.Control.NONE, message="")
     run.refresh_from_db()
-    jobs.enqueue(job, run_job)
     return job
 
 
