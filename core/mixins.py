@@ -42,6 +42,15 @@ class AdminRequiredMixin(RoleRequiredMixin):
     required_role = Role.ADMIN
 
 
+class ActionRequiredMixin(RoleRequiredMixin):
+    """A page that performs one action (core.actions): the action's declared role guards it."""
+
+    performs = None
+
+    def get_required_role(self):
+        return self.performs.role
+
+
 class ReadOrWriteRoleMixin(RoleRequiredMixin):
     """A page anyone with a role may read, whose POST needs `write_role`
     (e.g. a detail page that also takes a small form)."""

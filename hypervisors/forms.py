@@ -1,23 +1,22 @@
-"""Console forms of the hypervisor pages. They check what a person asked for against
-what the VM is now (state, capacity, candidates) so a refused request is a form error,
-not a failed job; the jobs re-check everything when they run."""
+"""Console forms of the hypervisor pages. Their `clean()` runs the very checks the action
+runs (hypervisors.services.preflight), so a refused request is an error on the field it is
+about, the same refusal the API gives; the jobs re-check everything when they run."""
 
 from dataclasses import dataclass, replace
-from pathlib import Path
 
 from django import forms
 
 from inventory.models import Host, HostStatus, Role, Tag
-from inventory.services import free_names
-from inventory.validators import validate_dns_label
 
 from .models import Hypervisor, VirtualMachine
 from .placement import PACK, SPREAD, Capacity, plan_placement
+from .services import preflight
 from .services.actions import POWER_ACTIONS
 from .services.capacity import candidates_for, demand_of, hypervisor_usage
 from .services.locks import VMBusy
-from .services.migration import MigrationRefused, check_local_disk_copy
-from .services.records import Refused, check_forget
+from .services.operations import POWER_TITLES as POWER_LABELS
+from .services.preflight import Refused
+from .services.records import check_forget
 from .tables import memory_text
 
 TAKES_VMS = (HostStatus.ACTIVE, HostStatus.SPARE)
@@ -66,57 +65,60 @@ class VMRecordForm(forms.ModelForm):
         return host
 
 
-# --- power, resize, delete --------------------------------------------------------------
-
-POWER_LABELS = {"start": "Start", "shutdown": "Shut down", "reboot": "Reboot", "force-off": "Force off"}
-
-
-def allowed_power_actions(vm):
-    """The power actions that make sense for the VM as last seen."""
-    if vm.is_stale or vm.hypervisor_id is None:
-        return []
-    if vm.state == VirtualMachine.State.RUNNING:
-        return ["shutdown", "reboot", "force-off"]
-    if vm.state in (VirtualMachine.State.PAUSED, VirtualMachine.State.BLOCKED, VirtualMachine.State.SHUTDOWN):
-        return ["force-off"]
-    return ["start"]
+def add_refusal(form, exc, fields=None):
+    """Show a service's refusal on the form field it is about (`fields` maps the service's
+    field names to the form's), or above the form."""
+    field = (fields or {}).get(getattr(exc, "field", None), getattr(exc, "field", None))
+    form.add_error(field if field in form.fields else None, str(exc).rstrip(".") + ".")
 
 
-class PowerForm(forms.Form):
-    action = forms.ChoiceField(choices=[(a, POWER_LABELS[a]) for a in POWER_ACTIONS])
-    timeout = forms.IntegerField(required=False, min_value=5, max_value=3600, initial=120,
-                                 help_text="Seconds to wait for a graceful shutdown before forcing it off")
+class PreflightForm(forms.Form):
+    """A form about one VM whose clean() runs the action's own checks."""
+
+    refusal_fields = {}
 
     def __init__(self, *args, vm, **kwargs):
         super().__init__(*args, **kwargs)
         self.vm = vm
 
+    def preflight(self, check, *args):
+        try:
+            return check(*args)
+        except (Refused, VMBusy) as exc:
+            add_refusal(self, exc, self.refusal_fields)
+            return None
+
+
+# --- power, resize, delete --------------------------------------------------------------
+
+
+class PowerForm(PreflightForm):
+    action = forms.ChoiceField(choices=[(a, POWER_LABELS[a]) for a in POWER_ACTIONS])
+    timeout = forms.IntegerField(required=False, min_value=5, max_value=3600, initial=120,
+                                 help_text="Seconds to wait for a graceful shutdown before forcing it off")
+
     def clean(self):
         cleaned = super().clean()
-        action = cleaned.get("action")
-        if action and action not in allowed_power_actions(self.vm):
-            raise forms.ValidationError(f"{POWER_LABELS[action]} does not apply: {self.vm.name} is "
-                                        f"{self.vm.get_state_display().lower()}.")
+        if cleaned.get("action"):
+            self.preflight(preflight.check_power, self.vm, cleaned["action"])
         if cleaned.get("timeout") is None:
             cleaned["timeout"] = self.fields["timeout"].initial
         return cleaned
 
 
-class ResizeForm(forms.Form):
+class ResizeForm(PreflightForm):
     vcpus = forms.IntegerField(label="vCPUs", min_value=1, max_value=MAX_VCPUS)
     memory_mib = forms.IntegerField(label="Memory (MiB)", min_value=16, max_value=MAX_MEMORY_MIB,
                                     help_text="In MiB: 4096 = 4 GiB.")
 
     def __init__(self, *args, vm, **kwargs):
         kwargs.setdefault("initial", {"vcpus": vm.vcpus, "memory_mib": vm.memory_mib})
-        super().__init__(*args, **kwargs)
-        self.vm = vm
+        super().__init__(*args, vm=vm, **kwargs)
 
     def clean(self):
         cleaned = super().clean()
-        if self.vm.state != VirtualMachine.State.SHUTOFF:
-            raise forms.ValidationError(f"{self.vm.name} is {self.vm.get_state_display().lower()}; "
-                                        "shut it down to change its size.")
+        if cleaned.get("vcpus") and cleaned.get("memory_mib"):
+            self.preflight(preflight.check_resize, self.vm, cleaned["vcpus"], cleaned["memory_mib"])
         return cleaned
 
 
@@ -143,28 +145,23 @@ class ForgetVMForm(forms.Form):
         return self.cleaned_data
 
 
-class DeleteVMForm(forms.Form):
+class DeleteVMForm(PreflightForm):
+    refusal_fields = {"confirm": "confirm_name"}
+
     confirm_name = forms.CharField(label="Type the VM's name to confirm",
                                    widget=_monospace(forms.TextInput(attrs={"autocomplete": "off",
                                                                             "spellcheck": "false"})))
     delete_disks = forms.BooleanField(required=False, label="Also delete its disk images")
 
     def __init__(self, *args, vm, **kwargs):
-        super().__init__(*args, **kwargs)
-        self.vm = vm
+        super().__init__(*args, vm=vm, **kwargs)
         self.fields["confirm_name"].widget.attrs["placeholder"] = vm.name
 
-    def clean_confirm_name(self):
-        name = self.cleaned_data["confirm_name"].strip()
-        if name != self.vm.name:
-            raise forms.ValidationError(f"That is not {self.vm.name}. Type the name exactly to delete it.")
-        return name
-
     def clean(self):
-        if self.vm.hypervisor_id is None or self.vm.is_stale:
-            raise forms.ValidationError(f"libvirt does not report {self.vm.name} now, so there is nothing to undefine. "
-                                        "Sync its hypervisor first.")
-        return super().clean()
+        cleaned = super().clean()
+        cleaned["confirm_name"] = (cleaned.get("confirm_name") or "").strip()
+        self.preflight(preflight.check_delete, self.vm, cleaned["confirm_name"])
+        return cleaned
 
 
 # --- migration ------------------------------------------------------------------------
@@ -215,7 +212,7 @@ def migration_kind(vm):
     return {VirtualMachine.State.RUNNING: "live", VirtualMachine.State.SHUTOFF: "cold"}.get(vm.state)
 
 
-class MigrateForm(forms.Form):
+class MigrateForm(PreflightForm):
     PLANNER = ""
 
     target = forms.ChoiceField(required=False, label="Target hypervisor")
@@ -228,8 +225,7 @@ class MigrateForm(forms.Form):
                                       help_text="The migration is aborted after this; the VM stays on its source")
 
     def __init__(self, *args, vm, **kwargs):
-        super().__init__(*args, **kwargs)
-        self.vm = vm
+        super().__init__(*args, vm=vm, **kwargs)
         self.kind = migration_kind(vm)
         self.targets = migration_targets(vm) if self.kind else []
         self.fields["target"].choices = [(self.PLANNER, "Let the planner choose")] + [
@@ -248,33 +244,19 @@ class MigrateForm(forms.Form):
             )
         if "target" not in cleaned:
             return cleaned
-        fitting = {str(t.hypervisor.pk): t for t in self.targets if t.fits}
-        if cleaned["target"] == self.PLANNER:
-            cleaned["target_hypervisor"] = self._planned_target(fitting)
-        else:
-            cleaned["target_hypervisor"] = fitting[cleaned["target"]].hypervisor
-        if self.kind == "cold":
-            try:
-                check_local_disk_copy(self.vm, cleaned["target_hypervisor"])
-            except MigrationRefused as exc:
-                raise forms.ValidationError(str(exc)) from exc
-        return cleaned
-
-    def _planned_target(self, fitting):
-        if not fitting:
+        fitting = {str(t.hypervisor.pk): t.hypervisor for t in self.targets if t.fits}
+        if cleaned["target"] == self.PLANNER and not fitting:
             reasons = "; ".join(f"{t.hypervisor.name}: {t.reason}" for t in self.targets)
             raise forms.ValidationError(f"No hypervisor can take {self.vm.name}"
                                         + (f" ({reasons})." if reasons else ": there is no candidate at its site."))
-        plan = plan_placement([demand_of(self.vm)], [t.capacity for t in fitting.values()], SPREAD)
-        return Hypervisor.objects.select_related("host").get(pk=plan.assignments[self.vm.pk])
+        planned = self.preflight(preflight.plan_migration, self.vm, fitting.get(cleaned["target"]))
+        if planned:
+            cleaned["target_hypervisor"] = planned[0]
+        return cleaned
 
-    def job_params(self):
-        params = {"vm_id": self.vm.pk, "target_id": self.cleaned_data["target_hypervisor"].pk}
-        if self.kind == "live":
-            params.update(auto_converge=self.cleaned_data["auto_converge"],
-                          bandwidth_mib_s=self.cleaned_data["bandwidth_mib_s"],
-                          time_limit_s=self.cleaned_data["time_limit_s"])
-        return params
+    def live_options(self):
+        return {key: self.cleaned_data[key] for key in ("auto_converge", "bandwidth_mib_s", "time_limit_s")
+                if key in self.cleaned_data}
 
 
 # --- maintenance -----------------------------------------------------------------------
@@ -291,22 +273,8 @@ class EvacuationForm(forms.Form):
 # --- create -----------------------------------------------------------------------------
 
 
-def taken_vm_names(names):
-    return set(VirtualMachine.objects.filter(name__in=names).exclude(state=VirtualMachine.State.GONE)
-               .values_list("name", flat=True))
-
-
-def suggest_vm_name(role):
-    """The role's next free name: unused by any host and by any VM libvirt still has."""
-    if role is None:
-        return None
-    names = free_names(role)
-    taken = taken_vm_names(names)
-    return next((name for name in names if name not in taken), None)
-
-
 def default_storage_dir():
-    """Where the lab keeps guest disks (shared by every lab hypervisor)."""
+    """Where the lab keeps guest disks (shared by every lab hypervisor, its declared storage)."""
     from .labconfig import configured_lab
 
     return str(configured_lab().shared_storage)
@@ -359,45 +327,16 @@ class CreateVMForm(VMNameForm):
         if not self.is_bound:
             self.initial.setdefault("storage_dir", default_storage_dir())
 
-    def clean_name(self):
-        name = self.cleaned_data["name"].strip()
-        if name:
-            validate_dns_label(name)
-            if taken_vm_names([name]):
-                raise forms.ValidationError(f"A VM named {name} already exists.")
-        return name
-
-    def clean_storage_dir(self):
-        path = self.cleaned_data["storage_dir"].strip()
-        if path and not Path(path).is_absolute():
-            raise forms.ValidationError("Give an absolute path, e.g. /var/lib/libvirt/images.")
-        return path
-
     def clean(self):
         cleaned = super().clean()
-        if not self.errors.get("name") and not cleaned.get("name"):
-            suggestion = suggest_vm_name(cleaned.get("role"))
-            if suggestion:
-                cleaned["name"] = suggestion
-            else:
-                self.add_error("name", "Give a name, or choose a role whose naming scheme still has a free name.")
-        if cleaned.get("disk_gib") and not cleaned.get("storage_dir"):
-            self.add_error("storage_dir", "A disk needs a directory to live in.")
+        cleaned["name"] = (cleaned.get("name") or "").strip()
+        cleaned["storage_dir"] = (cleaned.get("storage_dir") or "").strip()
         hypervisor = cleaned.get("hypervisor")
-        if hypervisor and cleaned.get("vcpus") and cleaned.get("memory_mib"):
-            self._check_room(hypervisor, cleaned["vcpus"], cleaned["memory_mib"])
+        if hypervisor and cleaned.get("vcpus") and cleaned.get("memory_mib") and cleaned.get("disk_gib") is not None:
+            try:
+                cleaned["name"] = preflight.prepare_create(
+                    hypervisor, cleaned["vcpus"], cleaned["memory_mib"], cleaned["name"] or None, cleaned.get("role"),
+                    cleaned["disk_gib"], cleaned["storage_dir"] or None)
+            except Refused as exc:
+                add_refusal(self, exc)
         return cleaned
-
-    def _check_room(self, hypervisor, vcpus, memory_mib):
-        free_vcpus, free_memory = self.fields["hypervisor"].free[hypervisor.pk]
-        if vcpus > free_vcpus or memory_mib > free_memory:
-            self.add_error("hypervisor", f"{hypervisor.name} has {free_vcpus} vCPU and {memory_text(free_memory)} free "
-                                         "under its overcommit ratios: not enough for this VM.")
-
-    def job_params(self):
-        data = self.cleaned_data
-        return {
-            "hypervisor_id": data["hypervisor"].pk, "role_id": data["role"].pk if data["role"] else None,
-            "name": data["name"], "vcpus": data["vcpus"], "memory_mib": data["memory_mib"],
-            "disk_gib": data["disk_gib"], "storage_dir": data["storage_dir"] or None, "start": data["start"],
-        }

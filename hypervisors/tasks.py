@@ -2,10 +2,12 @@
 
 from celery import shared_task
 
-from core.jobs import create_job, enqueue, job_task
+from core.actions import SYSTEM
+from core.jobs import job_task
+from inventory.models import Role
 
 from .models import Hypervisor, VirtualMachine
-from .services import actions, maintenance, migration, sync
+from .services import actions, kinds, maintenance, migration, operations, sync
 
 
 def _vm(job):
@@ -16,7 +18,7 @@ def _hypervisor(job, key="hypervisor_id"):
     return Hypervisor.objects.select_related("host").get(pk=job.params[key])
 
 
-@job_task("hypervisors.sync")
+@job_task(kinds.SYNC)
 def sync_job(job, recorder):
     if job.params.get("hypervisor_id"):
         return sync.sync_hypervisor(_hypervisor(job), recorder)
@@ -26,31 +28,27 @@ def sync_job(job, recorder):
 @shared_task(name="hypervisors.scheduled_sync")
 def scheduled_sync():
     """Beat entry point: a sync job like the one the console starts."""
-    job = create_job("hypervisors.sync", "Scheduled sync of all hypervisors")
-    enqueue(job, sync_job)
-    return job.pk
+    return operations.request_sync(user=SYSTEM).pk
 
 
-@job_task("hypervisors.power")
+@job_task(kinds.POWER)
 def power_job(job, recorder):
     return actions.power_action(_vm(job), job.params["action"], job, recorder,
                                 shutdown_timeout=job.params.get("timeout", 120))
 
 
-@job_task("hypervisors.resize")
+@job_task(kinds.RESIZE)
 def resize_job(job, recorder):
     return actions.set_resources(_vm(job), job.params["vcpus"], job.params["memory_mib"], job, recorder)
 
 
-@job_task("hypervisors.delete_vm")
+@job_task(kinds.DELETE_VM)
 def delete_vm_job(job, recorder):
     return actions.delete_vm(_vm(job), job, recorder, delete_disks=job.params.get("delete_disks", False))
 
 
-@job_task("hypervisors.create_vm")
+@job_task(kinds.CREATE_VM)
 def create_vm_job(job, recorder):
-    from inventory.models import Role
-
     role = Role.objects.filter(pk=job.params.get("role_id")).first()
     return actions.create_vm(
         _hypervisor(job), job, recorder, vcpus=job.params["vcpus"], memory_mib=job.params["memory_mib"],
@@ -59,7 +57,7 @@ def create_vm_job(job, recorder):
     )
 
 
-@job_task("hypervisors.live_migrate")
+@job_task(kinds.LIVE_MIGRATE)
 def live_migrate_job(job, recorder):
     options = migration.MigrationOptions(
         auto_converge=job.params.get("auto_converge", False),
@@ -69,12 +67,12 @@ def live_migrate_job(job, recorder):
     return migration.live_migrate(_vm(job), _hypervisor(job, "target_id"), job, recorder, options)
 
 
-@job_task("hypervisors.cold_migrate")
+@job_task(kinds.COLD_MIGRATE)
 def cold_migrate_job(job, recorder):
     return migration.cold_migrate(_vm(job), _hypervisor(job, "target_id"), job, recorder)
 
 
-@job_task("hypervisors.evacuate")
+@job_task(kinds.EVACUATE)
 def evacuate_job(job, recorder):
     return maintenance.enter_maintenance(
         _hypervisor(job), job, recorder, user=job.created_by, parallel=job.params.get("parallel", 2),

@@ -1,11 +1,11 @@
 """Console pages of hypervisors and VMs.
 
-Views read models, hand forms to templates and start Jobs; everything that changes a
-VM or a hypervisor runs in a Job through hypervisors.tasks, which call the services.
+Views read models and hand forms to templates; every action goes through its one
+function in hypervisors.services.operations, whose role guards the page (core.actions)
+and whose checks the forms run: the API calls the same functions.
 """
 
 from django.contrib import messages
-from django.contrib.contenttypes.models import ContentType
 from django.core.exceptions import ValidationError
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -15,12 +15,10 @@ from django.views.generic import DetailView, FormView, TemplateView
 from django_filters.views import FilterView
 from django_tables2 import RequestConfig, SingleTableMixin
 
-from core.jobs import create_job, enqueue
-from core.mixins import AdminRequiredMixin, OperatorRequiredMixin, ReadOrWriteRoleMixin, ViewerRequiredMixin
+from core.mixins import ActionRequiredMixin, ReadOrWriteRoleMixin, ViewerRequiredMixin
 from core.models import Job
-from inventory.models import HostStatus, Role
+from inventory.models import Role
 
-from . import tasks
 from .filters import STALE_STATES, VirtualMachineFilterSet
 from .forms import (
     POWER_LABELS,
@@ -33,15 +31,16 @@ from .forms import (
     ResizeForm,
     VMNameForm,
     VMRecordForm,
-    allowed_power_actions,
+    add_refusal,
     migration_kind,
-    suggest_vm_name,
 )
 from .models import Hypervisor, VirtualMachine
 from .placement import PACK, SPREAD
+from .services import kinds, operations
 from .services.capacity import hypervisor_usage, site_usage
-from .services.maintenance import evacuation_plan, leave_maintenance
-from .services.records import forget_stale_vm
+from .services.locks import VMBusy
+from .services.maintenance import evacuation_plan
+from .services.preflight import EVACUABLE, Refused, allowed_power_actions, next_vm_name
 from .tables import (
     HypervisorTable,
     HypervisorVMTable,
@@ -53,23 +52,12 @@ from .tables import (
 )
 
 RECENT_JOBS = 10
-# Statuses from which a hypervisor may be (re-)emptied; the lifecycle allows maintenance from these.
-EVACUABLE = (HostStatus.ACTIVE, HostStatus.SPARE, HostStatus.MAINTENANCE)
 # A poll of the maintenance card tells the rest of the page (VM table, capacity) to refresh.
 CHANGED_EVENT = "hypervisor-changed"
 
 
-def launch(request, task, title, params, target=None):
-    """Create the Job for `task` (its name is the job kind) and send it once committed."""
-    job = create_job(task.name, title, user=request.user, params=params, target=target)
-    enqueue(job, task)
-    return job
-
-
 def jobs_targeting(obj, limit=RECENT_JOBS):
-    return Job.objects.filter(
-        target_type=ContentType.objects.get_for_model(obj), target_id=str(obj.pk)
-    ).select_related("created_by")[:limit]
+    return Job.objects.for_target(obj).select_related("created_by")[:limit]
 
 
 def vm_queryset():
@@ -94,31 +82,24 @@ class HypervisorListView(ViewerRequiredMixin, TemplateView):
             sites=site_bars(site_usage()),
             vm_total=sum(u.vm_count for u in usages),
             unreachable=sum(u.hypervisor.connection == Hypervisor.Connection.UNREACHABLE for u in usages),
-            last_sync=Job.objects.filter(kind=tasks.sync_job.name).first(),
+            last_sync=Job.objects.filter(kind=kinds.SYNC).first(),
             **kwargs,
         )
 
 
-class SyncView(OperatorRequiredMixin, View):
+class SyncView(ActionRequiredMixin, View):
     """Sync one hypervisor (pk given) or all of them, as a Job."""
 
+    performs = operations.request_sync
+
     def post(self, request, pk=None):
-        if pk is None:
-            job = launch(request, tasks.sync_job, "Sync all hypervisors", {})
-        else:
-            hypervisor = get_object_or_404(Hypervisor.objects.select_related("host"), pk=pk)
-            job = launch(request, tasks.sync_job, f"Sync {hypervisor.name}", {"hypervisor_id": hypervisor.pk},
-                         target=hypervisor)
+        hypervisor = get_object_or_404(Hypervisor.objects.select_related("host"), pk=pk) if pk else None
+        job = operations.request_sync(user=request.user, hypervisor=hypervisor)
         return redirect("job_detail", pk=job.pk)
 
 
 def latest_evacuation(hypervisor):
-    return (
-        Job.objects.filter(kind=tasks.evacuate_job.name, target_type=ContentType.objects.get_for_model(Hypervisor),
-                           target_id=str(hypervisor.pk))
-        .order_by("-created_at", "-pk")
-        .first()
-    )
+    return Job.objects.for_target(hypervisor).filter(kind=kinds.EVACUATE).order_by("-created_at", "-pk").first()
 
 
 def maintenance_context(hypervisor):
@@ -178,6 +159,7 @@ class EvacuationPlanView(ReadOrWriteRoleMixin, FormView):
 
     template_name = "hypervisors/evacuation_plan.html"
     form_class = EvacuationForm
+    write_role = operations.request_evacuation.role
 
     @cached_property
     def hypervisor(self):
@@ -209,40 +191,33 @@ class EvacuationPlanView(ReadOrWriteRoleMixin, FormView):
 
     def form_valid(self, form):
         hypervisor = self.hypervisor
-        current = latest_evacuation(hypervisor)
-        if current is not None and not current.is_finished:
-            form.add_error(None, f"Evacuation job #{current.pk} is still running; wait for it or cancel it.")
+        try:
+            evacuation = operations.request_evacuation(hypervisor, user=self.request.user,
+                                                       policy=form.cleaned_data["policy"],
+                                                       parallel=form.cleaned_data["parallel"])
+        except Refused as exc:
+            add_refusal(form, exc)
             return self.form_invalid(form)
-        if hypervisor.host.status not in EVACUABLE:
-            form.add_error(None, f"{hypervisor.name} is {hypervisor.host.get_status_display().lower()}; "
-                                 "only an active, spare or maintenance host can be emptied.")
-            return self.form_invalid(form)
-        plan = evacuation_plan(hypervisor, form.cleaned_data["policy"])
-        if plan["unplaced"]:
-            form.add_error(None, f"{len(plan['unplaced'])} VM(s) cannot be placed anywhere: nothing was started.")
-            return self.form_invalid(form)
-        launch(self.request, tasks.evacuate_job, f"Evacuate {hypervisor.name} for maintenance",
-               {"hypervisor_id": hypervisor.pk, "policy": form.cleaned_data["policy"],
-                "parallel": form.cleaned_data["parallel"]}, target=hypervisor)
-        messages.info(self.request, f"Evacuation of {hypervisor.name} started: {len(plan['moves'])} VM(s) to move.")
+        messages.info(self.request, f"Evacuation of {hypervisor.name} started: "
+                                    f"{len(evacuation.plan['moves'])} VM(s) to move.")
         return redirect(reverse("hypervisors:hypervisor_detail", args=[hypervisor.pk]) + "#maintenance")
 
 
-class LeaveMaintenanceView(OperatorRequiredMixin, View):
+class LeaveMaintenanceView(ActionRequiredMixin, View):
+    performs = operations.end_maintenance
+
     def post(self, request, pk):
         hypervisor = get_object_or_404(hypervisor_queryset(), pk=pk)
-        current = latest_evacuation(hypervisor)
-        if hypervisor.host.status != HostStatus.MAINTENANCE:
-            messages.warning(request, f"{hypervisor.name} is not in maintenance.")
-        elif current is not None and not current.is_finished:
-            messages.error(request, f"Evacuation job #{current.pk} is still running; cancel it or let it finish first.")
+        try:
+            operations.end_maintenance(hypervisor, user=request.user)
+        except Refused as exc:
+            messages.error(request, f"{exc}.")
+        except ValidationError as exc:
+            messages.error(request, " ".join(exc.messages))
         else:
-            try:
-                leave_maintenance(hypervisor, user=request.user)
-            except ValidationError as exc:
-                messages.error(request, " ".join(exc.messages))
-            else:
-                messages.success(request, f"{hypervisor.name} left maintenance and is active again.")
+            hypervisor.host.refresh_from_db()
+            messages.success(request, f"{hypervisor.name} left maintenance and is "
+                                      f"{hypervisor.host.get_status_display().lower()} again.")
         return redirect(hypervisor)
 
 
@@ -294,6 +269,7 @@ class VMDetailView(ReadOrWriteRoleMixin, DetailView):
         kwargs.setdefault("record_form", VMRecordForm(instance=vm))
         return super().get_context_data(
             power_actions=[(a, POWER_LABELS[a]) for a in allowed_power_actions(vm)],
+            can_delete_vm=operations.request_delete.allowed(self.request.user),
             migration_kind=migration_kind(vm),
             busy=busy_job(vm),
             jobs=jobs_targeting(vm),
@@ -301,8 +277,10 @@ class VMDetailView(ReadOrWriteRoleMixin, DetailView):
         )
 
 
-class VMActionMixin:
-    """A form about one VM that ends in a Job: refused while another job holds the VM."""
+class VMActionMixin(ActionRequiredMixin):
+    """A form about one VM that ends in its action (`performs`): the form runs the action's
+    checks; a refusal that arrives between the form and the action (a job queued meanwhile)
+    shows on the form too."""
 
     def dispatch(self, request, *args, **kwargs):
         self.vm = get_object_or_404(vm_queryset(), pk=kwargs["pk"])
@@ -315,93 +293,90 @@ class VMActionMixin:
         return super().get_context_data(vm=self.vm, busy=busy_job(self.vm), **kwargs)
 
     def form_valid(self, form):
-        holder = busy_job(self.vm)
-        if holder is not None:
-            form.add_error(None, f"{self.vm.name} is busy with job #{holder.pk} ({holder.title}); wait for it first.")
+        try:
+            outcome = self.perform(form.cleaned_data)
+        except (Refused, VMBusy) as exc:
+            add_refusal(form, exc, getattr(form, "refusal_fields", None))
             return self.form_invalid(form)
-        job = self.start_job(form)
+        return self.done(outcome)
+
+    def done(self, job):
         return redirect("job_detail", pk=job.pk)
 
 
-class VMPowerView(OperatorRequiredMixin, VMActionMixin, FormView):
+class VMPowerView(VMActionMixin, FormView):
     form_class = PowerForm
     http_method_names = ["post"]
+    performs = operations.request_power
 
     def form_invalid(self, form):
         # The buttons live on the VM page: say what was wrong there.
         messages.error(self.request, " ".join(e for errors in form.errors.values() for e in errors))
         return redirect(self.vm)
 
-    def start_job(self, form):
-        action = form.cleaned_data["action"]
-        params = {"vm_id": self.vm.pk, "action": action}
-        if action == "shutdown":
-            params["timeout"] = form.cleaned_data["timeout"]
-        return launch(self.request, tasks.power_job, f"{POWER_LABELS[action]} {self.vm.name}", params, target=self.vm)
+    def perform(self, data):
+        return operations.request_power(self.vm, data["action"], user=self.request.user, timeout=data["timeout"])
 
 
-class VMMigrateView(OperatorRequiredMixin, VMActionMixin, FormView):
+class VMMigrateView(VMActionMixin, FormView):
     form_class = MigrateForm
     template_name = "hypervisors/vm_migrate.html"
+    performs = operations.request_migration
 
-    def start_job(self, form):
-        target = form.cleaned_data["target_hypervisor"]
-        task = tasks.live_migrate_job if form.kind == "live" else tasks.cold_migrate_job
-        return launch(self.request, task, f"Migrate {self.vm.name} to {target.name} ({form.kind})",
-                      form.job_params(), target=self.vm)
+    def get_form(self, form_class=None):
+        self.form = super().get_form(form_class)
+        return self.form
+
+    def perform(self, data):
+        return operations.request_migration(self.vm, user=self.request.user, target=data["target_hypervisor"],
+                                            options=self.form.live_options()).job
 
 
-class VMResizeView(OperatorRequiredMixin, VMActionMixin, FormView):
+class VMResizeView(VMActionMixin, FormView):
     form_class = ResizeForm
     template_name = "hypervisors/vm_resize.html"
+    performs = operations.request_resize
 
-    def start_job(self, form):
-        data = form.cleaned_data
-        return launch(self.request, tasks.resize_job,
-                      f"Resize {self.vm.name} to {data['vcpus']} vCPU, {data['memory_mib']} MiB",
-                      {"vm_id": self.vm.pk, "vcpus": data["vcpus"], "memory_mib": data["memory_mib"]}, target=self.vm)
+    def perform(self, data):
+        return operations.request_resize(self.vm, data["vcpus"], data["memory_mib"], user=self.request.user)
 
 
-class VMDeleteView(AdminRequiredMixin, VMActionMixin, FormView):
+class VMDeleteView(VMActionMixin, FormView):
     form_class = DeleteVMForm
     template_name = "hypervisors/vm_delete.html"
+    performs = operations.request_delete
 
-    def start_job(self, form):
-        disks = form.cleaned_data["delete_disks"]
-        return launch(self.request, tasks.delete_vm_job,
-                      f"Delete {self.vm.name}" + (" and its disks" if disks else ""),
-                      {"vm_id": self.vm.pk, "delete_disks": disks}, target=self.vm)
+    def perform(self, data):
+        return operations.request_delete(self.vm, data["confirm_name"], user=self.request.user,
+                                         delete_disks=data["delete_disks"])
 
 
-class VMForgetView(OperatorRequiredMixin, FormView):
+class VMForgetView(VMActionMixin, FormView):
     """Remove the record of a VM the sync found gone from libvirt (instant, no job)."""
 
     form_class = ForgetVMForm
     template_name = "hypervisors/vm_forget.html"
-
-    def dispatch(self, request, *args, **kwargs):
-        self.vm = get_object_or_404(vm_queryset(), pk=kwargs["pk"])
-        return super().dispatch(request, *args, **kwargs)
-
-    def get_form_kwargs(self):
-        return {**super().get_form_kwargs(), "vm": self.vm}
+    performs = operations.forget_vm
 
     def get_context_data(self, **kwargs):
         refusal = None
         if self.vm.state != VirtualMachine.State.GONE:
             refusal = ForgetVMForm({"confirm_name": self.vm.name}, vm=self.vm)
             refusal = " ".join(refusal.non_field_errors()) if not refusal.is_valid() else None
-        return super().get_context_data(vm=self.vm, busy=busy_job(self.vm), refusal=refusal, **kwargs)
+        return super().get_context_data(refusal=refusal, **kwargs)
 
-    def form_valid(self, form):
-        name = forget_stale_vm(self.vm, form.cleaned_data["confirm_name"].strip(), user=self.request.user)
+    def perform(self, data):
+        return operations.forget_vm(self.vm, data["confirm_name"].strip(), user=self.request.user)
+
+    def done(self, name):
         messages.success(self.request, f"The record of {name} is forgotten; the change log keeps it.")
         return redirect("hypervisors:vm_list")
 
 
-class VMCreateView(OperatorRequiredMixin, FormView):
+class VMCreateView(ActionRequiredMixin, FormView):
     form_class = CreateVMForm
     template_name = "hypervisors/vm_form.html"
+    performs = operations.request_create
 
     def get_initial(self):
         initial = super().get_initial()
@@ -414,23 +389,31 @@ class VMCreateView(OperatorRequiredMixin, FormView):
         context = super().get_context_data(**kwargs)
         role_pk = context["form"]["role"].value()
         role = Role.objects.filter(pk=role_pk).first() if str(role_pk or "").isdigit() else None
-        context["suggested_name"] = suggest_vm_name(role)
+        context["suggested_name"] = next_vm_name(role)
         return context
 
     def form_valid(self, form):
         data = form.cleaned_data
-        job = launch(self.request, tasks.create_vm_job, f"Create VM {data['name']} on {data['hypervisor'].name}",
-                     form.job_params(), target=data["hypervisor"])
+        try:
+            job = operations.request_create(
+                data["hypervisor"], user=self.request.user, vcpus=data["vcpus"], memory_mib=data["memory_mib"],
+                name=data["name"], role=data["role"], disk_gib=data["disk_gib"],
+                storage_dir=data["storage_dir"] or None, start_vm=data["start"])
+        except Refused as exc:
+            add_refusal(form, exc)
+            return self.form_invalid(form)
         return redirect("job_detail", pk=job.pk)
 
 
-class VMSuggestNameView(OperatorRequiredMixin, View):
+class VMSuggestNameView(ActionRequiredMixin, View):
     """HTMX: the name input, filled with the chosen role's next free name."""
+
+    performs = operations.request_create
 
     def get(self, request):
         role_pk = request.GET.get("role", "")
         role = Role.objects.select_related("naming_scheme").filter(pk=role_pk).first() if role_pk.isdigit() else None
-        suggested = suggest_vm_name(role)
+        suggested = next_vm_name(role)
         form = VMNameForm(initial={"name": suggested or request.GET.get("name", "")})
         return render(request, "hypervisors/_vm_name_input.html",
                       {"form": form, "role": role, "suggested_name": suggested})

@@ -14,7 +14,6 @@ from rest_framework.validators import UniqueValidator
 from core.api.accepted import JobAcceptedSerializer
 from core.api.serializers import CleanModelSerializer
 from inventory.models import Host, Role, Tag
-from inventory.validators import validate_dns_label
 
 from ..models import Hypervisor, VirtualMachine
 from ..placement import PACK, SPREAD
@@ -169,23 +168,10 @@ class CreateVMSerializer(serializers.Serializer):
     memory_mib = serializers.IntegerField(min_value=16, max_value=MAX_MEMORY_MIB)
     disk_gib = serializers.IntegerField(min_value=0, max_value=65536, default=0)
     storage_dir = serializers.CharField(required=False, allow_blank=True, max_length=400,
-                                        help_text="Absolute directory on the hypervisor for the disk (with disk_gib)")
+                                        help_text="Directory on the hypervisor for the disk (with disk_gib): its shared storage "
+                                        "or one of the installation's VM storage directories")
     start = serializers.BooleanField(default=True)
 
-    def validate_name(self, name):
-        if name:
-            validate_dns_label(name)
-        return name
-
-    def validate_storage_dir(self, path):
-        if path and (not path.startswith("/") or "/../" in f"{path}/"):
-            raise serializers.ValidationError("Give an absolute path without '..'.")
-        return path
-
-    def validate(self, attrs):
-        if attrs.get("disk_gib") and not attrs.get("storage_dir"):
-            raise serializers.ValidationError({"storage_dir": ["A disk needs the directory it is created in."]})
-        return attrs
 
 
 class MaintenanceSerializer(serializers.Serializer):

@@ -1,9 +1,8 @@
 """Hypervisors and VMs. Reading needs the viewer role; hypervisor records are the
-admins'; VM actions, syncs and maintenance are the operators'. Every action is a Job:
-its request is checked at once (hypervisors.services.preflight) and answered 202 with
-the job to follow, or 400 saying why it cannot be done (409 while another job holds the VM)."""
+admins'. Every action is its function in hypervisors.services.operations, which declares
+its role and checks the request at once: 202 with the job to follow, 400 saying why it
+cannot be done, 409 while another job holds the VM. The console calls the same functions."""
 
-from django.db import transaction
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import mixins, serializers, viewsets
 from rest_framework.decorators import action
@@ -15,12 +14,10 @@ from core.api.audit import AuditedMixin
 from core.api.exceptions import Conflict
 from core.api.schema import VALIDATION_ERROR_SCHEMA, ErrorDetailSerializer
 from core.api.views import ApiViewMixin
-from core.jobs import create_job, enqueue
 from core.roles import Role as ConsoleRole
 
-from .. import tasks
 from ..models import Hypervisor, VirtualMachine
-from ..services import capacity, maintenance, preflight, records
+from ..services import capacity, maintenance, operations, preflight
 from ..services.locks import VMBusy
 from . import filters
 from .serializers import (
@@ -42,15 +39,6 @@ from .serializers import (
 )
 
 ACCEPTED = {202: JobAcceptedSerializer, 409: ErrorDetailSerializer}
-
-
-def start_job(request, kind, title, task, subject, params, **extra):
-    """Create the Job working on `subject`, send its task once committed, and answer 202
-    with where to follow it (plus `extra` facts for the client)."""
-    with transaction.atomic():
-        job = create_job(kind, title, user=request.user, params=params, target=subject)
-        enqueue(job, task)
-    return job_accepted(job, **extra)
 
 
 class HypervisorsApiMixin(ApiViewMixin):
@@ -78,18 +66,17 @@ class HypervisorViewSet(HypervisorsApiMixin, AuditedMixin, viewsets.ModelViewSet
     delete_role = ConsoleRole.ADMIN
 
     @extend_schema(request=None, responses=ACCEPTED)
-    @action(detail=True, methods=["post"], write_role=ConsoleRole.OPERATOR)
+    @action(detail=True, methods=["post"], write_role=operations.request_sync.role)
     def sync(self, request, pk=None):
         """Read the hypervisor's domains now and reconcile its VMs (a job)."""
-        hypervisor = self.get_object()
-        return start_job(request, "hypervisors.sync", f"Sync {hypervisor.name}", tasks.sync_job, hypervisor,
-                         {"hypervisor_id": hypervisor.pk})
+        return job_accepted(operations.request_sync(user=request.user, hypervisor=self.get_object()))
 
     @extend_schema(operation_id="hypervisors_hypervisors_sync_all", request=None, responses=ACCEPTED)
-    @action(detail=False, methods=["post"], url_path="sync", url_name="sync-all", write_role=ConsoleRole.OPERATOR)
+    @action(detail=False, methods=["post"], url_path="sync", url_name="sync-all",
+            write_role=operations.request_sync.role)
     def sync_all(self, request):
         """Sync every enabled hypervisor (a job)."""
-        return start_job(request, "hypervisors.sync", "Sync all hypervisors", tasks.sync_job, None, {})
+        return job_accepted(operations.request_sync(user=request.user))
 
     @extend_schema(parameters=[PolicyQuerySerializer], responses=EvacuationPlanSerializer)
     @action(detail=True, methods=["get"], url_path="evacuation-plan")
@@ -100,24 +87,20 @@ class HypervisorViewSet(HypervisorsApiMixin, AuditedMixin, viewsets.ModelViewSet
         return Response(EvacuationPlanSerializer(maintenance.evacuation_plan(hypervisor, policy)).data)
 
     @extend_schema(request=MaintenanceSerializer, responses=ACCEPTED)
-    @action(detail=True, methods=["post"], write_role=ConsoleRole.OPERATOR)
+    @action(detail=True, methods=["post"], write_role=operations.request_evacuation.role)
     def maintenance(self, request, pk=None):
         """Enter maintenance: live-migrate every VM away, `parallel` at a time, and leave the
         host in status maintenance (a job; refused at once when the plan cannot place a VM)."""
-        hypervisor = self.get_object()
         options = validated(MaintenanceSerializer, request.data)
-        plan = preflight.check_evacuation(hypervisor, options["policy"])
-        return start_job(request, preflight.EVACUATE, f"Evacuate {hypervisor.name} for maintenance",
-                         tasks.evacuate_job, hypervisor, {"hypervisor_id": hypervisor.pk, **options},
-                         moves=len(plan["moves"]))
+        evacuation = operations.request_evacuation(self.get_object(), user=request.user, **options)
+        return job_accepted(evacuation.job, moves=len(evacuation.plan["moves"]))
 
     @extend_schema(request=None, responses=HypervisorSerializer)
-    @action(detail=True, methods=["post"], url_path="leave-maintenance", write_role=ConsoleRole.OPERATOR)
+    @action(detail=True, methods=["post"], url_path="leave-maintenance",
+            write_role=operations.end_maintenance.role)
     def leave_maintenance(self, request, pk=None):
-        """Return the host from maintenance to active (at once: there is nothing to wait for)."""
-        hypervisor = self.get_object()
-        preflight.check_leave_maintenance(hypervisor)
-        maintenance.leave_maintenance(hypervisor, user=request.user)
+        """Return the host from maintenance (at once: there is nothing to wait for)."""
+        operations.end_maintenance(self.get_object(), user=request.user)
         return Response(self.get_serializer(self.get_object()).data)
 
 
@@ -152,44 +135,34 @@ class VirtualMachineViewSet(HypervisorsApiMixin, AuditedMixin, mixins.ListModelM
                        "state_changed_at"]
     lookup_value_regex = r"[0-9]+"
     http_method_names = ["get", "patch", "post", "delete", "head", "options"]
-    write_role = ConsoleRole.OPERATOR
-    delete_role = ConsoleRole.OPERATOR  # deleting a VM is one of its actions: a job, with confirmation
+    write_role = ConsoleRole.OPERATOR  # our own records of a VM (PATCH)
+    delete_role = operations.request_delete.role  # deleting a VM is one of its actions: a job, with confirmation
 
     @extend_schema(request=PowerSerializer, responses=ACCEPTED)
-    @action(detail=True, methods=["post"])
+    @action(detail=True, methods=["post"], write_role=operations.request_power.role)
     def power(self, request, pk=None):
         """start, shutdown (graceful, forced off after `timeout` s), reboot or force-off."""
-        vm = self.get_object()
         options = validated(PowerSerializer, request.data)
-        preflight.check_power(vm, options["action"])
-        return start_job(request, "hypervisors.power", f"{options['action'].capitalize()} {vm.name}",
-                         tasks.power_job, vm, {"vm_id": vm.pk, **options})
+        return job_accepted(operations.request_power(self.get_object(), options["action"], user=request.user,
+                                                     timeout=options.get("timeout", 120)))
 
     @extend_schema(request=MigrateSerializer, responses={202: MigrationAcceptedSerializer, 409: ErrorDetailSerializer})
-    @action(detail=True, methods=["post"])
+    @action(detail=True, methods=["post"], write_role=operations.request_migration.role)
     def migrate(self, request, pk=None):
         """Move the VM to `target`, or to where the placement planner puts it: live (with
         progress, cancel and a time limit) or, for a shut-off VM, cold."""
-        vm = self.get_object()
         options = validated(MigrateSerializer, request.data)
-        target, live = preflight.plan_migration(vm, options["target"], options["live"], options["policy"])
-        params = {"vm_id": vm.pk, "target_id": target.pk}
-        if live:
-            params.update({key: options[key] for key in ("auto_converge", "bandwidth_mib_s", "time_limit_s")})
-        kind, task = ("hypervisors.live_migrate", tasks.live_migrate_job) if live else \
-            ("hypervisors.cold_migrate", tasks.cold_migrate_job)
-        title = f"{'Live-migrate' if live else 'Cold-migrate'} {vm.name} to {target.name}"
-        return start_job(request, kind, title, task, vm, params, target=target.pk, target_name=target.name, live=live)
+        moved = operations.request_migration(self.get_object(), user=request.user, target=options["target"],
+                                             live=options["live"], policy=options["policy"], options=options)
+        return job_accepted(moved.job, target=moved.target.pk, target_name=moved.target.name, live=moved.live)
 
     @extend_schema(request=ResizeSerializer, responses=ACCEPTED)
-    @action(detail=True, methods=["post"])
+    @action(detail=True, methods=["post"], write_role=operations.request_resize.role)
     def resize(self, request, pk=None):
         """Change vCPUs and memory of a shut-off VM."""
-        vm = self.get_object()
         options = validated(ResizeSerializer, request.data)
-        preflight.check_resize(vm, options["vcpus"], options["memory_mib"])
-        return start_job(request, "hypervisors.resize", f"Resize {vm.name}", tasks.resize_job, vm,
-                         {"vm_id": vm.pk, **options})
+        return job_accepted(operations.request_resize(self.get_object(), options["vcpus"], options["memory_mib"],
+                                                      user=request.user))
 
     @extend_schema(
         parameters=[OpenApiParameter("confirm", str, description="The VM's name (or in the body)"),
@@ -199,37 +172,30 @@ class VirtualMachineViewSet(HypervisorsApiMixin, AuditedMixin, mixins.ListModelM
     def destroy(self, request, pk=None):
         """Undefine the VM (forced off first), with its disks when `delete_disks=true`.
         Confirm with `confirm=<VM name>` in the query or the body. A job."""
-        vm = self.get_object()
         body = request.data if isinstance(request.data, dict) else {}
         options = validated(DeleteSerializer, {**request.query_params.dict(), **body})
-        preflight.check_delete(vm, options["confirm"])
-        return start_job(request, "hypervisors.delete_vm", f"Delete {vm.name}", tasks.delete_vm_job, vm,
-                         {"vm_id": vm.pk, "delete_disks": options["delete_disks"]})
+        return job_accepted(operations.request_delete(self.get_object(), options["confirm"], user=request.user,
+                                                      delete_disks=options["delete_disks"]))
 
     @extend_schema(request=ForgetSerializer, responses={200: ForgottenSerializer, 400: VALIDATION_ERROR_SCHEMA,
                                                          409: ErrorDetailSerializer})
-    @action(detail=True, methods=["post"])
+    @action(detail=True, methods=["post"], write_role=operations.forget_vm.role)
     def forget(self, request, pk=None):
         """Remove the record of a VM the sync found gone from libvirt (state `gone`), with
         `confirm=<VM name>`. Refused (400) for any VM libvirt still has or may have."""
-        vm = self.get_object()
         options = validated(ForgetSerializer, request.data)
-        name = records.forget_stale_vm(vm, options["confirm"], user=request.user)
+        name = operations.forget_vm(self.get_object(), options["confirm"], user=request.user)
         return Response({"forgotten": name, "id": int(pk)})
 
     @extend_schema(request=CreateVMSerializer, responses={202: CreateAcceptedSerializer})
-    @action(detail=False, methods=["post"], url_path="create", url_name="create")
+    @action(detail=False, methods=["post"], url_path="create", url_name="create",
+            write_role=operations.request_create.role)
     def create_vm(self, request):
         """Define (and start) a new VM from the built-in template on a hypervisor; its name,
         when not given, is the next free one of the role's naming scheme."""
         options = validated(CreateVMSerializer, request.data)
-        hypervisor, role = options["hypervisor"], options.get("role")
-        name = preflight.prepare_create(hypervisor, options["vcpus"], options["memory_mib"],
-                                        options.get("name"), role)
-        params = {
-            "hypervisor_id": hypervisor.pk, "role_id": role.pk if role else None, "name": name,
-            "vcpus": options["vcpus"], "memory_mib": options["memory_mib"], "disk_gib": options["disk_gib"],
-            "storage_dir": options.get("storage_dir") or None, "start": options["start"],
-        }
-        return start_job(request, "hypervisors.create_vm", f"Create {name} on {hypervisor.name}",
-                         tasks.create_vm_job, hypervisor, params, name=name)
+        job = operations.request_create(
+            options["hypervisor"], user=request.user, vcpus=options["vcpus"], memory_mib=options["memory_mib"],
+            name=options.get("name") or None, role=options.get("role"), disk_gib=options["disk_gib"],
+            storage_dir=options.get("storage_dir") or None, start_vm=options["start"])
+        return job_accepted(job, name=job.params["name"])

@@ -13,6 +13,7 @@ from inventory.services import change_status
 
 from ..models import Hypervisor, VirtualMachine
 from ..placement import SPREAD, plan_placement
+from . import kinds
 from .capacity import candidates_for, demand_of
 from .migration import MigrationOptions, live_migrate
 
@@ -45,7 +46,7 @@ def enter_maintenance(hypervisor: Hypervisor, job, recorder, user=None, parallel
         change_status(hypervisor.host, HostStatus.MAINTENANCE, user=user, reason=f"evacuation job #{job.pk}")
     recorder.log(f"{hypervisor.name} is in maintenance; moving {len(plan['moves'])} VMs, {parallel} at a time")
     children = [
-        create_job("hypervisors.live_migrate", f"Migrate {m['vm']} to {m['target']}", user=user,
+        create_job(kinds.LIVE_MIGRATE, f"Migrate {m['vm']} to {m['target']}", user=user,
                    params={"vm_id": m["vm_id"], "target_id": m["target_id"]}, parent=job)
         for m in plan["moves"]
     ]

@@ -5,17 +5,22 @@ another job already working on the VM) is refused at once, with a reason an oper
 can act on. The jobs check again when they run: things change in between.
 """
 
-from django.contrib.contenttypes.models import ContentType
+import os
+import posixpath
+
+from django.conf import settings
 from django.core.exceptions import ValidationError
 
 from core.models import Job
 from inventory.models import HostStatus, check_transition
 from inventory.services import free_names
+from inventory.validators import validate_dns_label
 
 from ..models import Hypervisor, VirtualMachine
 from ..placement import SPREAD, Demand, plan_placement
 from .actions import POWER_ACTIONS
 from .capacity import candidates_for, capacities, demand_of
+from .kinds import EVACUATE
 from .locks import VMBusy
 from .maintenance import evacuation_plan
 from .migration import MigrationRefused, check_local_disk_copy, check_migration
@@ -24,7 +29,14 @@ ACTIVE_STATES = {
     VirtualMachine.State.RUNNING, VirtualMachine.State.PAUSED, VirtualMachine.State.BLOCKED,
     VirtualMachine.State.SHUTDOWN, VirtualMachine.State.PMSUSPENDED,
 }
-EVACUATE = "hypervisors.evacuate"
+# Only these states may be powered off; a VM paused, blocked or already shutting down does not
+# process a guest shutdown or reboot request, so force-off is all that applies to it.
+FORCE_OFF_ONLY = {VirtualMachine.State.PAUSED, VirtualMachine.State.BLOCKED, VirtualMachine.State.SHUTDOWN,
+                  VirtualMachine.State.PMSUSPENDED}
+# Statuses from which a hypervisor may be (re-)emptied; the lifecycle allows maintenance from these.
+EVACUABLE = (HostStatus.ACTIVE, HostStatus.SPARE, HostStatus.MAINTENANCE)
+# Where new VM disks may be created besides a hypervisor's declared shared storage.
+DEFAULT_STORAGE_DIRS = "/var/lib/libvirt/images"
 
 
 class Refused(Exception):
@@ -39,9 +51,7 @@ class Refused(Exception):
 # ----- jobs already at work --------------------------------------------------------
 def unfinished_job(target, kind=None):
     """The oldest queued or running job working on `target`, or None."""
-    jobs = Job.objects.filter(
-        target_type=ContentType.objects.get_for_model(target), target_id=str(target.pk)
-    ).exclude(state__in=Job.FINISHED_STATES)
+    jobs = Job.objects.for_target(target).unfinished()
     if kind:
         jobs = jobs.filter(kind=kind)
     return jobs.order_by("created_at", "id").first()
@@ -63,15 +73,28 @@ def check_known(vm):
 
 
 # ----- VM actions --------------------------------------------------------------------
+def allowed_power_actions(vm):
+    """The power actions that apply to the VM as last seen (the console shows these buttons)."""
+    if vm.hypervisor_id is None or vm.state in (VirtualMachine.State.GONE, VirtualMachine.State.UNKNOWN):
+        return []
+    if vm.state == VirtualMachine.State.RUNNING:
+        return ["shutdown", "reboot", "force-off"]
+    if vm.state in FORCE_OFF_ONLY:
+        return ["force-off"]
+    return ["start"]
+
+
 def check_power(vm, action):
     check_known(vm)
     if action not in POWER_ACTIONS:
         raise Refused(f"Unknown action {action!r}; one of {', '.join(POWER_ACTIONS)}", field="action")
-    running = vm.state in ACTIVE_STATES
-    if action == "start" and running:
-        raise Refused(f"{vm.name} is already {vm.state}", field="action")
-    if action != "start" and not running:
-        raise Refused(f"{vm.name} is {vm.state}; {action} needs a running VM", field="action")
+    if action not in allowed_power_actions(vm):
+        if action == "start":
+            raise Refused(f"{vm.name} is already {vm.state}", field="action")
+        if vm.state not in ACTIVE_STATES:
+            raise Refused(f"{vm.name} is {vm.state}; {action} needs a running VM", field="action")
+        raise Refused(f"{vm.name} is {vm.state}: it cannot act on a {action} request; force-off applies",
+                      field="action")
     check_not_busy(vm)
 
 
@@ -125,7 +148,32 @@ def next_vm_name(role):
     return next((name for name in free_names(role) if name not in taken), None)
 
 
-def prepare_create(hypervisor, vcpus, memory_mib, name=None, role=None):
+def storage_roots(hypervisor):
+    """The directories new disks may be created in on `hypervisor`: its declared shared storage
+    and the installation's VM storage directories (OPSCONSOLE_VM_STORAGE_DIRS, comma-separated)."""
+    configured = getattr(settings, "OPSCONSOLE_VM_STORAGE_DIRS", None) or os.environ.get(
+        "OPSCONSOLE_VM_STORAGE_DIRS", DEFAULT_STORAGE_DIRS)
+    roots = [configured] if isinstance(configured, str) else list(configured)
+    roots = [root.strip().rstrip("/") for entry in roots for root in entry.split(",") if root.strip()]
+    if hypervisor.shared_storage_path:
+        roots.insert(0, hypervisor.shared_storage_path.rstrip("/"))
+    return roots
+
+
+def check_storage_dir(hypervisor, path):
+    """A disk directory is one of the hypervisor's storage roots or below one: libvirt creates a
+    storage pool there, which must never be a directory of the operator's choosing."""
+    clean = posixpath.normpath(path) if path else ""
+    if not path.startswith("/") or clean != path.rstrip("/") or "//" in path:
+        raise Refused("Give an absolute path without '..', e.g. /var/lib/libvirt/images", field="storage_dir")
+    roots = storage_roots(hypervisor)
+    if not any(clean == root or clean.startswith(root + "/") for root in roots):
+        raise Refused(f"{path} is not storage of {hypervisor.name}: disks go under "
+                      + " or ".join(roots), field="storage_dir")
+    return clean
+
+
+def prepare_create(hypervisor, vcpus, memory_mib, name=None, role=None, disk_gib=0, storage_dir=None):
     """The name the new VM gets, once the hypervisor is known to take it."""
     if not hypervisor.enabled:
         raise Refused(f"{hypervisor.name} is disabled", field="hypervisor")
@@ -135,6 +183,15 @@ def prepare_create(hypervisor, vcpus, memory_mib, name=None, role=None):
     if hypervisor.host.status not in (HostStatus.ACTIVE, HostStatus.SPARE):
         raise Refused(f"{hypervisor.name} is {hypervisor.host.status}; only active or spare hypervisors take VMs",
                       field="hypervisor")
+    if disk_gib and not storage_dir:
+        raise Refused("A disk needs the directory it is created in", field="storage_dir")
+    if storage_dir:
+        check_storage_dir(hypervisor, storage_dir)
+    if name:
+        try:
+            validate_dns_label(name)
+        except ValidationError as exc:
+            raise Refused(" ".join(exc.messages), field="name") from exc
     if not name:
         name = next_vm_name(role)
         if not name:
@@ -158,12 +215,15 @@ def check_evacuation(hypervisor, policy=SPREAD):
     """The evacuation plan, provided it moves every VM and the host may enter maintenance."""
     running = unfinished_job(hypervisor, EVACUATE)
     if running:
-        raise Refused(f"{hypervisor.name} is already being evacuated by job #{running.pk}")
+        raise Refused(f"{hypervisor.name} is already being evacuated by job #{running.pk}; wait for it or cancel it")
     if hypervisor.host.status != HostStatus.MAINTENANCE:
         try:
             check_transition(hypervisor.host.status, HostStatus.MAINTENANCE)
         except ValidationError as exc:
             raise Refused(" ".join(exc.messages)) from exc
+    if hypervisor.host.status not in EVACUABLE:
+        raise Refused(f"{hypervisor.name} is {hypervisor.host.get_status_display().lower()}; only an active, spare "
+                      "or maintenance host can be emptied")
     plan = evacuation_plan(hypervisor, policy)
     if plan["unplaced"]:
         reasons = "; ".join(f"{u['vm']}: {u['reason']}" for u in plan["unplaced"])

@@ -480,7 +480,7 @@ def test_power_action_is_a_job(operator_api, operator, estate):
     assert job.params == {"vm_id": estate["luna"].pk, "action": "shutdown", "timeout": 30}
     assert target_of(job) == ("virtualmachine", str(estate["luna"].pk))
     start = job_of(operator_api.post(url(VMS, estate["io"], "power"), {"action": "start"}))
-    assert start.params["timeout"] == 120
+    assert start.params == {"vm_id": estate["io"].pk, "action": "start"}  # a timeout steers only a shutdown
 
 
 @pytest.mark.parametrize(
@@ -617,7 +617,13 @@ def test_resize_refusals_are_400(operator_api, estate, vm, data, field, message)
     assert message in response.json()[field][0]
 
 
-def test_delete_needs_the_vms_name_to_confirm(operator_api, estate):
+def test_deleting_a_vm_is_an_admins_act_as_in_the_console(operator_api, admin_api, estate):
+    refused = operator_api.delete(f"{url(VMS, estate['io'])}?confirm=io&delete_disks=true")
+    assert refused.status_code == 403 and not Job.objects.exists()
+
+
+def test_delete_needs_the_vms_name_to_confirm(admin_api, estate):
+    operator_api = admin_api
     missing = operator_api.delete(url(VMS, estate["io"]))
     assert missing.status_code == 400 and "confirm" in missing.json()
     wrong = operator_api.delete(f"{url(VMS, estate['io'])}?confirm=luna")
@@ -631,8 +637,8 @@ def test_delete_needs_the_vms_name_to_confirm(operator_api, estate):
     assert in_body.params["delete_disks"] is False
 
 
-def test_a_stale_vm_cannot_be_deleted_through_libvirt(operator_api, estate):
-    response = operator_api.delete(f"{url(VMS, estate['ghost'])}?confirm=ghost")
+def test_a_stale_vm_cannot_be_deleted_through_libvirt(admin_api, estate):
+    response = admin_api.delete(f"{url(VMS, estate['ghost'])}?confirm=ghost")
     assert response.status_code == 400 and "gone from libvirt" in response.json()["non_field_errors"][0]
 
 
@@ -655,7 +661,8 @@ def test_create_names_the_vm_from_the_roles_scheme(operator_api, estate, moons, 
                           "memory_mib": 256, "disk_gib": 0, "storage_dir": None, "start": False}
 
 
-def test_create_takes_a_given_name_and_a_disk(operator_api, estate):
+def test_create_takes_a_given_name_and_a_disk(operator_api, estate, settings):
+    settings.OPSCONSOLE_VM_STORAGE_DIRS = ["/srv/guests"]
     job = job_of(operator_api.post(f"{VMS}create/", {
         "hypervisor": estate["danube"].pk, "name": "ghost", "vcpus": 1, "memory_mib": 64, "disk_gib": 2,
         "storage_dir": "/srv/guests"}))  # ghost is gone: its name is free again
@@ -672,6 +679,9 @@ def test_create_takes_a_given_name_and_a_disk(operator_api, estate):
         ({"name": "x", "memory_mib": 5000}, "hypervisor", "danube cannot take x: needs 5000 MiB"),
         ({"name": "x", "disk_gib": 1}, "storage_dir", "A disk needs the directory"),
         ({"name": "x", "disk_gib": 1, "storage_dir": "guests/../etc"}, "storage_dir", "absolute path"),
+        ({"name": "x", "disk_gib": 1, "storage_dir": "/root"}, "storage_dir", "/root is not storage of danube"),
+        ({"name": "x", "disk_gib": 1, "storage_dir": "/var/lib/libvirt/images/../../../etc"}, "storage_dir",
+         "absolute path"),
         ({"name": "x", "vcpus": 0}, "vcpus", "greater than or equal to 1"),
         ({"name": "x", "hypervisor": 999999}, "hypervisor", "does not exist"),
         ({"name": "x", "role": "nope"}, "role", "does not exist"),

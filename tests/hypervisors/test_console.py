@@ -11,6 +11,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
+from core import jobs
 from core.jobs import create_job
 from core.models import Job
 from hypervisors import views
@@ -52,7 +53,7 @@ def sent(monkeypatch):
         calls.append((job.pk, task.name))
         return job
 
-    monkeypatch.setattr(views, "enqueue", record)
+    monkeypatch.setattr(jobs, "enqueue", record)
     return calls
 
 
@@ -301,7 +302,7 @@ def test_plan_shows_unplaceable_vms_with_the_reason_and_refuses_to_start(client,
     assert re.search(r'id="start-evacuation"\s+disabled', html)
 
     response = client.post(url, {"policy": "spread", "parallel": 2})
-    assert response.status_code == 200 and "cannot be placed anywhere" in response.content.decode()
+    assert response.status_code == 200 and "Cannot empty rhine" in response.content.decode()
     assert not Job.objects.exists() and sent == []
     assert Host.objects.get(pk=rhine.host.pk).status == HostStatus.ACTIVE
 
@@ -320,7 +321,7 @@ def test_start_evacuation_creates_the_evacuate_job(client, operator, estate, sen
     assert response["Location"] == reverse("hypervisors:hypervisor_detail", args=[rhine.pk]) + "#maintenance"
 
     again = client.post(reverse("hypervisors:evacuation_plan", args=[rhine.pk]), {"policy": "spread", "parallel": 2})
-    assert "still running" in again.content.decode() and Job.objects.count() == 1
+    assert "already being evacuated" in again.content.decode() and Job.objects.count() == 1
 
 
 def test_bad_evacuation_settings_are_form_errors(client, operator, estate, sent):
@@ -416,7 +417,7 @@ def test_leave_maintenance_is_refused_while_the_evacuation_runs(client, operator
 
     response = client.post(reverse("hypervisors:leave_maintenance", args=[rhine.pk]), follow=True)
 
-    assert "still running" in response.content.decode()
+    assert "is being evacuated by job" in response.content.decode()
     assert Host.objects.get(pk=rhine.host.pk).status == HostStatus.MAINTENANCE
 
 

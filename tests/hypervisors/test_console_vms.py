@@ -140,13 +140,40 @@ def test_power_actions_create_power_jobs(client, operator, estate, sent):
     assert (start.kind, start.params, start.target) == ("hypervisors.power", {"vm_id": off.pk, "action": "start"}, off)
     assert response["Location"] == reverse("job_detail", args=[start.pk])
 
+    other = make_vm(estate["rhine"], "io")
     client.post(vm_url("vm_power", running), {"action": "shutdown", "timeout": 30})
-    client.post(vm_url("vm_power", running), {"action": "force-off"})
+    client.post(vm_url("vm_power", other), {"action": "force-off"})
     shutdown, force = Job.objects.exclude(pk=start.pk).order_by("pk")
     assert shutdown.params == {"vm_id": running.pk, "action": "shutdown", "timeout": 30}
     assert shutdown.title == "Shut down luna"
-    assert force.params == {"vm_id": running.pk, "action": "force-off"}
+    assert force.params == {"vm_id": other.pk, "action": "force-off"}
     assert [task for _, task in sent] == ["hypervisors.power"] * 3
+
+
+def test_a_queued_job_holds_the_vm_for_the_console_as_for_the_api(client, operator, operator_api, estate, sent):
+    vm = make_vm(estate["rhine"], "luna")
+    logged_in(client, operator)
+    client.post(vm_url("vm_power", vm), {"action": "shutdown", "timeout": 30})
+    queued = only_job()
+    assert queued.state == Job.State.PENDING
+
+    refused = client.post(vm_url("vm_power", vm), {"action": "force-off"}, follow=True)
+    assert f"job #{queued.pk}" in refused.content.decode()
+    api = operator_api.post(f"/api/hypervisors/vms/{vm.pk}/power/", {"action": "force-off"}, format="json")
+    assert api.status_code == 409 and f"job #{queued.pk}" in api.json()["detail"]
+    assert Job.objects.count() == 1
+
+
+def test_a_paused_vm_takes_only_force_off_in_the_console_and_the_api(client, operator, operator_api, estate, sent):
+    vm = make_vm(estate["rhine"], "luna", state="paused")
+    logged_in(client, operator)
+    for action in ("shutdown", "reboot"):
+        assert client.post(vm_url("vm_power", vm), {"action": action}).status_code == 302
+        api = operator_api.post(f"/api/hypervisors/vms/{vm.pk}/power/", {"action": action}, format="json")
+        assert api.status_code == 400 and "force-off applies" in api.json()["action"][0]
+    assert not Job.objects.exists()
+    client.post(vm_url("vm_power", vm), {"action": "force-off"})
+    assert only_job().params == {"vm_id": vm.pk, "action": "force-off"}
 
 
 @pytest.mark.parametrize("state, action", [("running", "start"), ("shutoff", "reboot"), ("gone", "start"),
@@ -200,7 +227,7 @@ def test_live_migration_to_a_chosen_target(client, operator, estate, sent):
     assert job.kind == "hypervisors.live_migrate" and job.target == vm
     assert job.params == {"vm_id": vm.pk, "target_id": thames.pk, "auto_converge": True, "bandwidth_mib_s": 50,
                           "time_limit_s": 120}
-    assert job.title == "Migrate luna to thames (live)"
+    assert job.title == "Live-migrate luna to thames"
     assert response["Location"] == reverse("job_detail", args=[job.pk])
     assert sent == [(job.pk, "hypervisors.live_migrate")]
 
@@ -278,7 +305,7 @@ def test_delete_needs_the_vm_name_typed(client, admin_user, estate, sent):
     assert "/srv/luna.qcow2" in page
 
     wrong = client.post(vm_url("vm_delete", vm), {"confirm_name": "lun", "delete_disks": "on"})
-    assert "That is not luna" in wrong.content.decode() and not Job.objects.exists()
+    assert "confirm with the VM&#x27;s name (luna)" in wrong.content.decode() and not Job.objects.exists()
 
     client.post(vm_url("vm_delete", vm), {"confirm_name": "luna", "delete_disks": "on"})
     job = only_job()
@@ -301,7 +328,8 @@ def app_role(db):
     return Role.objects.create(name="App server", slug="app", naming_scheme=scheme)
 
 
-def test_create_names_the_vm_from_the_role_scheme(client, operator, estate, app_role, sent):
+def test_create_names_the_vm_from_the_role_scheme(client, operator, estate, app_role, sent, settings):
+    settings.OPSCONSOLE_VM_STORAGE_DIRS = ["/srv/vms"]
     Host.objects.create(hostname="luna", site=estate["rhine"].host.site)  # taken by a host
     make_vm(estate["danube"], "saturn")  # taken by a VM
     logged_in(client, operator)
@@ -324,9 +352,11 @@ def test_create_names_the_vm_from_the_role_scheme(client, operator, estate, app_
     ({"name": "", "role": ""}, "name", "Give a name"),
     ({"name": "Not A Label"}, "name", "valid DNS label"),
     ({"name": "saturn"}, "name", "already exists"),
-    ({"disk_gib": 5, "storage_dir": ""}, "storage_dir", "needs a directory"),
+    ({"disk_gib": 5, "storage_dir": ""}, "storage_dir", "needs the directory"),
     ({"disk_gib": 5, "storage_dir": "relative/dir"}, "storage_dir", "absolute path"),
-    ({"memory_mib": 8000}, "hypervisor", "not enough for this VM"),
+    ({"disk_gib": 5, "storage_dir": "/etc/../etc"}, "storage_dir", "absolute path"),
+    ({"disk_gib": 5, "storage_dir": "/etc"}, "storage_dir", "is not storage of rhine"),
+    ({"memory_mib": 8000}, "hypervisor", "cannot take mars"),
     ({"hypervisor": "maintenance-host"}, "hypervisor", "Select a valid choice"),
 ])
 def test_create_errors_are_form_errors(client, operator, estate, app_role, sent, overrides, field, error):
@@ -363,5 +393,5 @@ def test_a_deleted_vm_still_has_its_pages_but_takes_no_action(client, admin_user
     assert client.post(vm_url("vm_migrate", vm), {"target": ""}).status_code == 200
     assert client.post(vm_url("vm_resize", vm), {"vcpus": 1, "memory_mib": 64}).status_code == 200
     refused = client.post(vm_url("vm_delete", vm), {"confirm_name": "marvin"})
-    assert "nothing to undefine" in refused.content.decode()
+    assert "gone from libvirt" in refused.content.decode()
     assert not Job.objects.exists() and sent == []

@@ -1,0 +1,10 @@
+"""The hypervisors' job kinds: each is also the name of the task that runs it (core.jobs)."""
+
+SYNC = "hypervisors.sync"
+POWER = "hypervisors.power"
+RESIZE = "hypervisors.resize"
+DELETE_VM = "hypervisors.delete_vm"
+CREATE_VM = "hypervisors.create_vm"
+LIVE_MIGRATE = "hypervisors.live_migrate"
+COLD_MIGRATE = "hypervisors.cold_migrate"
+EVACUATE = "hypervisors.evacuate"
