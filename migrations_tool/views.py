@@ -176,7 +176,10 @@ class WavesView(ReadOrWriteRoleMixin, View):
         elif what == "move":
             form = WaveMoveForm(request.POST, plan=plan)
             if form.is_valid():
-                PlannedWorkload.objects.filter(pk=form.cleaned_data["workload"].pk).update(wave=form.cleaned_data["wave"])
+                try:
+                    plans.change_workload(form.cleaned_data["workload"], wave=form.cleaned_data["wave"])
+                except ValidationError as exc:
+                    messages.error(request, " ".join(exc.messages))
             else:
                 messages.error(request, "Choose a workload and a wave of this plan.")
         elif what == "add-dependency":

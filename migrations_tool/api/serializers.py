@@ -80,11 +80,6 @@ class PlannedWorkloadSerializer(serializers.ModelSerializer):
     def get_has_source_dsn(self, planned) -> bool:
         return bool(planned.source_dsn)
 
-    def validate_wave(self, wave):
-        if wave is not None and self.instance is not None and wave.plan_id != self.instance.plan_id:
-            raise serializers.ValidationError("That wave belongs to another plan.")
-        return wave
-
     def update(self, instance, validated_data):
         try:
             return plans.change_workload(instance, **validated_data)

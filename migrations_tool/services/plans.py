@@ -74,9 +74,11 @@ def change_workload(planned, **changes):
 def choice_errors(planned):
     """{field: message} for a strategy and target that cannot work."""
     errors = {}
+    if planned.wave_id is not None and planned.wave.plan_id != planned.plan_id:
+        errors["wave"] = "That wave belongs to another plan."
     strategy = planned.strategy
     if strategy not in Strategy.values:
-        return {"strategy": f"Unknown strategy {strategy!r}."}
+        return {**errors, "strategy": f"Unknown strategy {strategy!r}."}
     if strategy == Strategy.REHOST_EC2 and not planned.instance_type:
         errors["instance_type"] = "Rehosting to EC2 needs an instance type."
     if strategy == Strategy.REPLATFORM_RDS:
