@@ -131,7 +131,7 @@ class InstanceType(models.Model):
 
 
 class SizingPolicy(models.Model):
-    """How right-sizing chooses (DESIGN.md defaults). One row, named "default", is used
+    """How right-sizing chooses (docs/cloud-migrations.md defaults). One row, named "default", is used
     unless a request overrides some of its values."""
 
     class Architecture(models.TextChoices):

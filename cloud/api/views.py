@@ -133,7 +133,7 @@ class PriceTableView(ApiViewMixin, APIView):
 
 
 class SizingPolicyView(ApiViewMixin, generics.RetrieveUpdateAPIView):
-    """The default sizing policy (DESIGN.md's rules and numbers). Admins change it."""
+    """The default sizing policy (docs/cloud-migrations.md: its rules and numbers). Admins change it."""
 
     serializer_class = SizingPolicySerializer
     write_role = Role.ADMIN

@@ -1,6 +1,6 @@
 """Right-sizing: which EC2 instance type (or RDS class) a workload needs, and why.
 
-The rules (DESIGN.md, every number configurable through the Policy):
+The rules (docs/cloud-migrations.md, every number configurable through the Policy):
 
 - vCPU = ceil(source vCPU × p95 CPU use × cpu_headroom (1.25));
 - memory = max(source memory × p95 memory use × memory_headroom (1.25), 1 GiB);
@@ -68,7 +68,7 @@ class Policy:
 
     @classmethod
     def default(cls):
-        """The stored default policy (created with DESIGN.md's values on first use)."""
+        """The stored default policy (created with the values of docs/cloud-migrations.md on first use)."""
         return cls.from_model(SizingPolicy.default())
 
     def with_overrides(self, **overrides):
@@ -141,7 +141,7 @@ def gib(mib):
 
 
 def required_size(workload, utilisation, policy):
-    """The vCPU and memory the workload needs in the cloud (DESIGN.md's formulas)."""
+    """The vCPU and memory the workload needs in the cloud (the formulas of docs/cloud-migrations.md)."""
     if utilisation is None:
         return Requirement(max(1, workload.vcpus), max(workload.memory_mib, policy.min_memory_mib), ALLOCATION)
     vcpus = math.ceil(Decimal(workload.vcpus) * utilisation.p95_cpu_percent / 100 * Decimal(policy.cpu_headroom))

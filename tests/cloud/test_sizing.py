@@ -1,4 +1,4 @@
-"""Right-sizing rules (DESIGN.md). Expected instance types are worked out here from the
+"""Right-sizing rules (docs/cloud-migrations.md). Expected instance types are worked out here from the
 price table itself, by brute force over its entries, never typed in."""
 
 from decimal import Decimal
