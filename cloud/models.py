@@ -16,6 +16,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from core.crypto import EncryptedTextField
+from core.roles import Role as ConsoleRole
 from hypervisors.models import VirtualMachine
 from inventory.models import Host, Role
 
@@ -25,6 +26,8 @@ REGION_VALIDATOR = RegexValidator(
     r"^[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-[0-9]{1,2}$", "Enter an AWS region code such as us-east-1 or eu-west-1."
 )
 PERCENT = [MinValueValidator(Decimal("0")), MaxValueValidator(Decimal("100"))]
+# Accounts, cost models and the sizing policy: viewers read them, admins change them.
+ADMIN_MANAGED = {"change": ConsoleRole.ADMIN, "delete": ConsoleRole.ADMIN}
 
 
 class CloudAccount(models.Model):
@@ -34,6 +37,8 @@ class CloudAccount(models.Model):
     server, a VPC endpoint, a test double) every call goes there instead. Switching is
     configuration, not code: cloud.drivers.aws.client() is the only place that reads it.
     """
+
+    required_roles = ADMIN_MANAGED
 
     class AuthMode(models.TextChoices):
         KEYS = "keys", "Access key"
@@ -69,7 +74,7 @@ class CloudAccount(models.Model):
         return self.name
 
     def get_absolute_url(self):
-        return reverse("cloud:account_detail", args=[self.pk])
+        return reverse("cloud:cloudaccount_detail", args=[self.pk])
 
     @property
     def uses_real_aws(self):
@@ -134,6 +139,8 @@ class SizingPolicy(models.Model):
     """How right-sizing chooses (docs/cloud-migrations.md defaults). One row, named "default", is used
     unless a request overrides some of its values."""
 
+    required_roles = ADMIN_MANAGED
+
     class Architecture(models.TextChoices):
         X86_64 = "x86_64", "x86_64 (what on-premises servers run)"
         ARM64 = "arm64", "arm64 (Graviton)"
@@ -186,6 +193,8 @@ class SizingPolicy(models.Model):
 class OnPremCostModel(models.Model):
     """What a workload costs per month on premises, set by an admin: one per role and
     kind of workload, with a default (no role) for every role without its own."""
+
+    required_roles = ADMIN_MANAGED
 
     class Kind(models.TextChoices):
         HOST = "host", "Physical host"

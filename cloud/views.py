@@ -6,21 +6,21 @@ Views read models and call services; connection tests and catalogue refreshes ru
 jobs through cloud.tasks."""
 
 from django.contrib import messages
-from django.contrib.contenttypes.models import ContentType
 from django.db import transaction
 from django.db.models import Count, Q
 from django.shortcuts import get_object_or_404, redirect, render
-from django.urls import reverse, reverse_lazy
+from django.urls import reverse_lazy
 from django.views import View
-from django.views.generic import CreateView, DeleteView, DetailView, TemplateView, UpdateView
+from django.views.generic import DetailView, TemplateView
 from django_filters.views import FilterView
 
-from core.mixins import AdminRequiredMixin, OperatorRequiredMixin, ViewerRequiredMixin
+from core.generic import ObjectEditView, ObjectListView
+from core.mixins import OperatorRequiredMixin, ViewerRequiredMixin
 from core.models import Job
 
 from . import tasks
 from .api.filters import InstanceTypeFilterSet
-from .forms import BOTH, HOSTS, VMS, CloudAccountForm, OnPremCostModelForm, SizingForm, SizingPolicyForm
+from .forms import BOTH, HOSTS, VMS, SizingForm, SizingPolicyForm
 from .models import CloudAccount, InstanceType, OnPremCostModel, SizingPolicy
 from .services import prices as price_service
 from .services.recommendations import recommend
@@ -32,9 +32,11 @@ MAX_SIZED = 1000  # rows on the right-sizing page
 CHART_ROWS = 40
 
 
+COST_SETTINGS = reverse_lazy("cloud:cost_settings")
+
+
 def account_jobs(account, limit=RECENT_JOBS):
-    return Job.objects.filter(target_type=ContentType.objects.get_for_model(CloudAccount),
-                              target_id=str(account.pk)).select_related("created_by")[:limit]
+    return Job.objects.for_target(account).select_related("created_by")[:limit]
 
 
 def catalogue_counts():
@@ -44,15 +46,17 @@ def catalogue_counts():
 # --- accounts ---------------------------------------------------------------------------
 
 
-class AccountListView(ViewerRequiredMixin, TemplateView):
+class AccountListView(ObjectListView):
+    model = CloudAccount
     template_name = "cloud/account_list.html"
+    context_object_name = "accounts"
 
     def get_context_data(self, **kwargs):
+        context = super().get_context_data(**kwargs)
         counts = catalogue_counts()
-        accounts = list(CloudAccount.objects.all())
-        for account in accounts:
+        for account in context["accounts"]:
             account.instance_type_count = counts.get(account.region, 0)
-        return super().get_context_data(accounts=accounts, **kwargs)
+        return context
 
 
 def status_context(account):
@@ -101,46 +105,6 @@ class AccountJobView(OperatorRequiredMixin, View):
             job = self.starters[what](account, request.user)
         messages.info(request, f"{job.title}: job #{job.pk} started.")
         return redirect(account)
-
-
-class AccountFormMixin:
-    model = CloudAccount
-    form_class = CloudAccountForm
-    template_name = "inventory/object_form.html"
-
-    def form_valid(self, form):
-        response = super().form_valid(form)
-        messages.success(self.request, f"Account {self.object} saved.")
-        return response
-
-    def get_context_data(self, **kwargs):
-        cancel = self.object.get_absolute_url() if self.object else reverse("cloud:account_list")
-        delete = reverse("cloud:account_delete", args=[self.object.pk]) if self.object else None
-        return super().get_context_data(verbose_name="cloud account", cancel_url=cancel, delete_url=delete, **kwargs)
-
-
-class AccountCreateView(AdminRequiredMixin, AccountFormMixin, CreateView):
-    pass
-
-
-class AccountUpdateView(AdminRequiredMixin, AccountFormMixin, UpdateView):
-    pass
-
-
-class AccountDeleteView(AdminRequiredMixin, DeleteView):
-    model = CloudAccount
-    template_name = "inventory/confirm_delete.html"
-    success_url = reverse_lazy("cloud:account_list")
-
-    def form_valid(self, form):
-        name = str(self.object)
-        response = super().form_valid(form)
-        messages.success(self.request, f"Account {name} deleted.")
-        return response
-
-    def get_context_data(self, **kwargs):
-        return super().get_context_data(verbose_name="cloud account", cancel_url=self.object.get_absolute_url(),
-                                        **kwargs)
 
 
 # --- right-sizing ----------------------------------------------------------------------------
@@ -208,54 +172,15 @@ class CostSettingsView(ViewerRequiredMixin, TemplateView):
         )
 
 
-class CostModelFormMixin:
-    model = OnPremCostModel
-    form_class = OnPremCostModelForm
-    template_name = "inventory/object_form.html"
-    success_url = reverse_lazy("cloud:cost_settings")
+class PolicyUpdateView(ObjectEditView):
+    """The one sizing policy right-sizing uses (no pk: there is only the default)."""
 
-    def form_valid(self, form):
-        response = super().form_valid(form)
-        messages.success(self.request, f"Cost model {self.object} saved.")
-        return response
-
-    def get_context_data(self, **kwargs):
-        delete = reverse("cloud:cost_model_delete", args=[self.object.pk]) if self.object else None
-        return super().get_context_data(verbose_name="on-premises cost model", cancel_url=self.success_url,
-                                        delete_url=delete, **kwargs)
-
-
-class CostModelCreateView(AdminRequiredMixin, CostModelFormMixin, CreateView):
-    pass
-
-
-class CostModelUpdateView(AdminRequiredMixin, CostModelFormMixin, UpdateView):
-    pass
-
-
-class CostModelDeleteView(AdminRequiredMixin, DeleteView):
-    model = OnPremCostModel
-    template_name = "inventory/confirm_delete.html"
-    success_url = reverse_lazy("cloud:cost_settings")
-
-    def get_context_data(self, **kwargs):
-        return super().get_context_data(verbose_name="on-premises cost model", cancel_url=self.success_url, **kwargs)
-
-
-class PolicyUpdateView(AdminRequiredMixin, UpdateView):
+    model = SizingPolicy
     form_class = SizingPolicyForm
-    template_name = "inventory/object_form.html"
-    success_url = reverse_lazy("cloud:cost_settings")
+    list_url = COST_SETTINGS
 
     def get_object(self, queryset=None):
         return SizingPolicy.default()
-
-    def form_valid(self, form):
-        messages.success(self.request, "Sizing policy saved.")
-        return super().form_valid(form)
-
-    def get_context_data(self, **kwargs):
-        return super().get_context_data(verbose_name="sizing policy", cancel_url=self.success_url, **kwargs)
 
 
 # --- prices and catalogue ------------------------------------------------------------------------

@@ -42,3 +42,8 @@ DEFAULT_MODEL_ROLES = {"view": Role.VIEWER, "change": Role.OPERATOR, "delete": R
 def model_role(model, operation):
     """The role needed to `operation` ("view", "change" or "delete") objects of `model`."""
     return {**DEFAULT_MODEL_ROLES, **getattr(model, "required_roles", {})}[operation]
+
+
+def may(user, model, operation):
+    """Whether `user` may `operation` ("view", "change", "delete") objects of `model`."""
+    return has_role(user, model_role(model, operation))

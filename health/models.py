@@ -10,7 +10,11 @@ from django.db import models
 from django.db.models import Q
 
 from core.crypto import EncryptedTextField
+from core.roles import Role as ConsoleRole
 from inventory.models import Host, Role
+
+# How hosts are checked, fenced and whom alerts reach: viewers read it, admins change it.
+CONFIGURATION_ROLES = {"change": ConsoleRole.ADMIN, "delete": ConsoleRole.ADMIN}
 
 
 class Check(models.TextChoices):
@@ -34,6 +38,8 @@ class HealthState(models.TextChoices):
 class SSHCredential(models.Model):
     """A login the SSH checks use: the default one, or one for some roles or hosts
     (a host's own credential wins over its role's, which wins over the default)."""
+
+    required_roles = CONFIGURATION_ROLES
 
     name = models.CharField(max_length=100, unique=True)
     username = models.CharField(max_length=64, default="root")
@@ -92,6 +98,8 @@ class CheckSchedule(models.Model):
     or for one host. The most specific schedule of a check wins; a disabled one turns the
     check off where it applies."""
 
+    required_roles = CONFIGURATION_ROLES
+
     check_type = models.CharField("check", max_length=16, choices=Check.choices)
     role = models.ForeignKey(Role, null=True, blank=True, on_delete=models.CASCADE, related_name="check_schedules")
     host = models.ForeignKey(Host, null=True, blank=True, on_delete=models.CASCADE, related_name="check_schedules")
@@ -134,6 +142,8 @@ class CheckSchedule(models.Model):
 
 class PortCheck(models.Model):
     """A TCP port every host of a role must accept connections on (db → 5432)."""
+
+    required_roles = CONFIGURATION_ROLES
 
     role = models.ForeignKey(Role, on_delete=models.CASCADE, related_name="port_checks")
     port = models.PositiveIntegerField(validators=[MinValueValidator(1), MaxValueValidator(65535)])
@@ -251,6 +261,8 @@ def validate_webhook_url(value):
 
 
 class AlertTarget(models.Model):
+    required_roles = CONFIGURATION_ROLES
+
     class Kind(models.TextChoices):
         EMAIL = "email", "Email"
         WEBHOOK = "webhook", "Webhook (JSON POST)"
@@ -354,6 +366,8 @@ class FenceAgent(models.TextChoices):
 class FenceDevice(models.Model):
     """How a host is powered off for sure before its VMs start elsewhere."""
 
+    required_roles = CONFIGURATION_ROLES
+
     host = models.OneToOneField(Host, on_delete=models.CASCADE, related_name="fence_device")
     agent = models.CharField(max_length=16, choices=FenceAgent.choices)
     address = models.CharField(max_length=253, blank=True,
@@ -417,6 +431,8 @@ class FenceAttempt(models.Model):
 class SiteRecoveryPolicy(models.Model):
     """Whether a failed host of the site is acted on at once (fence, restart its HA VMs)
     or only alerted on, with recovery proposed to an operator (the default)."""
+
+    required_roles = CONFIGURATION_ROLES
 
     site = models.OneToOneField("inventory.Site", on_delete=models.CASCADE, related_name="recovery_policy")
     auto_recover = models.BooleanField(

@@ -1,6 +1,13 @@
-from django.urls import path
+from django.urls import path, reverse_lazy
+
+from core.generic import model_urls
 
 from . import views
+from .forms import AlertTargetForm, CheckScheduleForm, PortCheckForm, SSHCredentialForm
+from .models import AlertTarget, CheckSchedule, HostKey, PortCheck, SSHCredential
+
+# Schedules, ports, credentials and alert targets are listed on the settings page.
+SETTINGS = {"list_url": views.SETTINGS_URL}
 
 app_name = "health"
 
@@ -11,29 +18,21 @@ urlpatterns = [
     path("hosts/<int:pk>/", views.HostHealthView.as_view(), name="host"),
     path("hosts/<int:pk>/panel/", views.HostHealthPanelView.as_view(), name="host_panel"),
     path("hosts/<int:pk>/check/", views.CheckNowView.as_view(), name="host_check"),
-    path("hosts/<int:pk>/fence-device/", views.FenceDeviceEditView.as_view(), name="fence_device"),
+    path("hosts/<int:pk>/fence-device/", views.FenceDeviceEditView.as_view(), name="fencedevice_edit"),
     path("hosts/<int:pk>/recover/", views.StartRecoveryView.as_view(), name="recover"),
     path("recoveries/", views.RecoveryListView.as_view(), name="recoveries"),
-    path("recoveries/<int:pk>/", views.RecoveryDetailView.as_view(), name="recovery"),
+    path("recoveries/<int:pk>/", views.RecoveryDetailView.as_view(), name="recovery_detail"),
     path("recoveries/<int:pk>/progress/", views.RecoveryProgressView.as_view(), name="recovery_progress"),
     path("recoveries/<int:pk>/dismiss/", views.DismissRecoveryView.as_view(), name="recovery_dismiss"),
     path("settings/recovery/<int:site_pk>/", views.RecoveryPolicyView.as_view(), name="recovery_policy"),
     path("host-keys/", views.HostKeyListView.as_view(), name="host_keys"),
     path("host-keys/add/", views.KnownHostKeyView.as_view(), name="host_key_add"),
     path("host-keys/<int:pk>/trust/", views.TrustHostKeyView.as_view(), name="host_key_trust"),
-    path("host-keys/<int:pk>/delete/", views.HostKeyDeleteView.as_view(), name="host_key_delete"),
+    *model_urls(HostKey, "host-keys", only=("delete",), list_url=reverse_lazy("health:host_keys")),
     path("alerts/", views.AlertListView.as_view(), name="alerts"),
     path("settings/", views.SettingsView.as_view(), name="settings"),
-    path("settings/schedules/add/", views.ScheduleCreateView.as_view(), name="schedule_add"),
-    path("settings/schedules/<int:pk>/", views.ScheduleUpdateView.as_view(), name="schedule_edit"),
-    path("settings/schedules/<int:pk>/delete/", views.ScheduleDeleteView.as_view(), name="schedule_delete"),
-    path("settings/ports/add/", views.PortCheckCreateView.as_view(), name="port_check_add"),
-    path("settings/ports/<int:pk>/", views.PortCheckUpdateView.as_view(), name="port_check_edit"),
-    path("settings/ports/<int:pk>/delete/", views.PortCheckDeleteView.as_view(), name="port_check_delete"),
-    path("settings/credentials/add/", views.CredentialCreateView.as_view(), name="credential_add"),
-    path("settings/credentials/<int:pk>/", views.CredentialUpdateView.as_view(), name="credential_edit"),
-    path("settings/credentials/<int:pk>/delete/", views.CredentialDeleteView.as_view(), name="credential_delete"),
-    path("settings/alert-targets/add/", views.AlertTargetCreateView.as_view(), name="alert_target_add"),
-    path("settings/alert-targets/<int:pk>/", views.AlertTargetUpdateView.as_view(), name="alert_target_edit"),
-    path("settings/alert-targets/<int:pk>/delete/", views.AlertTargetDeleteView.as_view(), name="alert_target_delete"),
+    *model_urls(CheckSchedule, "settings/schedules", CheckScheduleForm, **SETTINGS),
+    *model_urls(PortCheck, "settings/ports", PortCheckForm, **SETTINGS),
+    *model_urls(SSHCredential, "settings/credentials", SSHCredentialForm, **SETTINGS),
+    *model_urls(AlertTarget, "settings/alert-targets", AlertTargetForm, **SETTINGS),
 ]

@@ -10,26 +10,16 @@ from django.urls import reverse, reverse_lazy
 from django.utils.decorators import method_decorator
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views import View
-from django.views.generic import DetailView, ListView, TemplateView, UpdateView
+from django.views.generic import DetailView, ListView, TemplateView
 
+from core.generic import ObjectEditView
 from core.mixins import AdminRequiredMixin, OperatorRequiredMixin, ViewerRequiredMixin
 from hypervisors.models import Hypervisor
 from hypervisors.services import ha_restart
 from inventory.models import Host, Site
-from inventory.views import AdminCreateView, AdminDeleteView, AdminUpdateView, ObjectFormMixin
 
 from . import conf, selectors, tasks
-from .forms import (
-    AlertTargetForm,
-    CheckScheduleForm,
-    FenceDeviceForm,
-    KnownKeyForm,
-    PortCheckForm,
-    RecoveryPolicyForm,
-    SSHCredentialForm,
-    StartRecoveryForm,
-    TrustKeyForm,
-)
+from .forms import FenceDeviceForm, KnownKeyForm, RecoveryPolicyForm, StartRecoveryForm, TrustKeyForm
 from .models import (
     Alert,
     AlertTarget,
@@ -186,11 +176,6 @@ class KnownHostKeyView(OperatorRequiredMixin, View):
         return render(request, "health/host_keys.html", host_keys_context(known_form=form), status=400)
 
 
-class HostKeyDeleteView(AdminDeleteView):
-    model = HostKey
-    success_url = reverse_lazy("health:host_keys")
-
-
 # --- alerts ----------------------------------------------------------------------------
 
 
@@ -242,24 +227,6 @@ class SettingsView(ViewerRequiredMixin, TemplateView):
         )
 
 
-def _config_views(model, form_class, name):
-    """Admin create/update/delete views of a settings object, all back to the settings page."""
-    common = {"model": model, "form_class": form_class, "success_url": SETTINGS_URL, "list_url": SETTINGS_URL,
-              "delete_url_name": f"health:{name}_delete"}
-    create = type(f"{model.__name__}CreateView", (AdminCreateView,), dict(common))
-    update = type(f"{model.__name__}UpdateView", (AdminUpdateView,), dict(common))
-    delete = type(f"{model.__name__}DeleteView", (AdminDeleteView,), {"model": model, "success_url": SETTINGS_URL})
-    return create, update, delete
-
-
-ScheduleCreateView, ScheduleUpdateView, ScheduleDeleteView = _config_views(CheckSchedule, CheckScheduleForm, "schedule")
-PortCheckCreateView, PortCheckUpdateView, PortCheckDeleteView = _config_views(PortCheck, PortCheckForm, "port_check")
-CredentialCreateView, CredentialUpdateView, CredentialDeleteView = _config_views(SSHCredential, SSHCredentialForm,
-                                                                                 "credential")
-AlertTargetCreateView, AlertTargetUpdateView, AlertTargetDeleteView = _config_views(AlertTarget, AlertTargetForm,
-                                                                                    "alert_target")
-
-
 # --- /metrics ------------------------------------------------------------------------------
 
 
@@ -301,11 +268,12 @@ def recovery_context(host):
     }
 
 
-class FenceDeviceEditView(AdminRequiredMixin, ObjectFormMixin, UpdateView):
-    """A host's fence device: created on first save, edited afterwards."""
+class FenceDeviceEditView(ObjectEditView):
+    """A host's fence device (the URL's pk is the host's): created on first save, edited afterwards."""
 
     model = FenceDevice
     form_class = FenceDeviceForm
+    list_url = SETTINGS_URL
 
     def get_object(self, queryset=None):
         host = get_object_or_404(Host, pk=self.kwargs["pk"])
@@ -314,8 +282,7 @@ class FenceDeviceEditView(AdminRequiredMixin, ObjectFormMixin, UpdateView):
     def get_success_url(self):
         return reverse("health:host", args=[self.object.host_id])
 
-    def get_context_data(self, **kwargs):
-        return super().get_context_data(cancel_url=self.get_success_url(), **kwargs)
+    get_cancel_url = get_success_url
 
 
 class StartRecoveryView(OperatorRequiredMixin, View):
@@ -335,7 +302,7 @@ class StartRecoveryView(OperatorRequiredMixin, View):
         except recovery.RecoveryRefused as exc:
             messages.error(request, str(exc))
             return redirect("health:host", pk=host.pk)
-        return redirect("health:recovery", pk=started.pk)
+        return redirect("health:recovery_detail", pk=started.pk)
 
 
 class RecoveryDetailView(ViewerRequiredMixin, DetailView):

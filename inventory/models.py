@@ -5,8 +5,12 @@ from django.db import models
 from django.urls import reverse
 
 from core.crypto import EncryptedTextField
+from core.roles import Role as ConsoleRole
 
 from .validators import validate_dns_label
+
+# Reference data (sites, racks, roles, naming schemes, tags): admins change it; hosts: operators.
+REFERENCE_DATA_ROLES = {"change": ConsoleRole.ADMIN, "delete": ConsoleRole.ADMIN}
 
 MAC_VALIDATOR = RegexValidator(
     r"^([0-9a-f]{2}:){5}[0-9a-f]{2}$", "Enter a MAC address as six colon-separated hex pairs, e.g. 52:54:00:12:34:56."
@@ -14,6 +18,8 @@ MAC_VALIDATOR = RegexValidator(
 
 
 class Site(models.Model):
+    required_roles = REFERENCE_DATA_ROLES
+
     name = models.CharField(max_length=100, unique=True)
     slug = models.SlugField(max_length=100, unique=True)
     description = models.CharField(max_length=200, blank=True)
@@ -32,6 +38,8 @@ class Site(models.Model):
 
 
 class Rack(models.Model):
+    required_roles = REFERENCE_DATA_ROLES
+
     site = models.ForeignKey(Site, on_delete=models.PROTECT, related_name="racks")
     name = models.CharField(max_length=100)
     u_height = models.PositiveSmallIntegerField(
@@ -54,6 +62,8 @@ class Rack(models.Model):
 
 class NamingScheme(models.Model):
     """A themed pool of host names (solar bodies, comic characters...)."""
+
+    required_roles = REFERENCE_DATA_ROLES
 
     name = models.CharField(max_length=100, unique=True)
     description = models.CharField(max_length=200, blank=True)
@@ -83,6 +93,8 @@ class NamingScheme(models.Model):
 class Role(models.Model):
     """What a host does: app server, database server, hypervisor..."""
 
+    required_roles = REFERENCE_DATA_ROLES
+
     name = models.CharField(max_length=100, unique=True)
     slug = models.SlugField(max_length=100, unique=True)
     description = models.CharField(max_length=200, blank=True)
@@ -101,6 +113,8 @@ class Role(models.Model):
 
 
 class Tag(models.Model):
+    required_roles = REFERENCE_DATA_ROLES
+
     name = models.CharField(max_length=64, unique=True)
     slug = models.SlugField(max_length=64, unique=True)
     color = models.CharField(max_length=7, default="#6c757d", validators=[RegexValidator(r"^#[0-9a-fA-F]{6}$")])
@@ -155,6 +169,8 @@ def check_transition(old, new):
 
 
 class Host(models.Model):
+    required_roles = {"change": ConsoleRole.OPERATOR, "delete": ConsoleRole.ADMIN}
+
     hostname = models.CharField(max_length=63, unique=True, validators=[validate_dns_label])
     role = models.ForeignKey(Role, null=True, blank=True, on_delete=models.PROTECT, related_name="hosts")
     site = models.ForeignKey(Site, on_delete=models.PROTECT, related_name="hosts")

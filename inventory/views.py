@@ -9,15 +9,14 @@ from django.contrib import messages
 from django.contrib.contenttypes.models import ContentType
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.db.models import Count, ProtectedError, Q, RestrictedError, Sum
+from django.db.models import Count, Q, Sum
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import NoReverseMatch, reverse, reverse_lazy
 from django.views import View
-from django.views.generic import CreateView, DeleteView, DetailView, TemplateView, UpdateView
-from django_filters.views import FilterView
-from django_tables2 import RequestConfig, SingleTableMixin
+from django.views.generic import DetailView, TemplateView
 
-from core.mixins import AdminRequiredMixin, OperatorRequiredMixin, ViewerRequiredMixin
+from core.generic import ModelRoleMixin, ObjectDeleteView, ObjectEditView, ObjectTableView
+from core.mixins import OperatorRequiredMixin, ViewerRequiredMixin
 from core.models import Job
 
 from . import services
@@ -61,9 +60,7 @@ def host_history(host, limit=HISTORY_SHOWN):
 
 
 def jobs_for(obj):
-    return Job.objects.filter(
-        target_type=ContentType.objects.get_for_model(obj), target_id=str(obj.pk)
-    ).select_related("created_by")[:20]
+    return Job.objects.for_target(obj).select_related("created_by")[:20]
 
 
 def name_pools(schemes):
@@ -88,12 +85,11 @@ def name_hint(role):
 # --- hosts -------------------------------------------------------------------------
 
 
-class HostListView(ViewerRequiredMixin, SingleTableMixin, FilterView):
+class HostListView(ObjectTableView):
+    model = Host
     filterset_class = HostFilterSet
     table_class = HostTable
     template_name = "inventory/host_list.html"
-    # The table paginates; paginate_by would make ListView count the hosts a second time.
-    table_pagination = {"per_page": 50}
 
     def get_queryset(self):
         return host_queryset()
@@ -133,50 +129,48 @@ class HostDetailView(ViewerRequiredMixin, DetailView):
         return context
 
 
-class HostFormView(OperatorRequiredMixin, TemplateView):
-    """Create or edit a host together with its interfaces (an inline formset)."""
+def initial_from_query(request):
+    """Prefill a new host from links such as "add a host in this free rack unit"."""
+    keys = ("site", "rack", "position", "role")
+    initial = {key: request.GET[key] for key in keys if request.GET.get(key, "").isdigit()}
+    if "rack" in initial and "site" not in initial:
+        rack = Rack.objects.filter(pk=initial["rack"]).first()
+        if rack:
+            initial["site"] = rack.site_id
+    return initial
 
+
+class HostEditView(ObjectEditView):
+    """Add or edit a host together with its interfaces (an inline formset)."""
+
+    model = Host
+    form_class = HostForm
     template_name = "inventory/host_form.html"
+    context_object_name = "host"
+    queryset = Host.objects.select_related("role__naming_scheme")
+    formset = None  # the posted interfaces, shown again with their errors
 
-    def get_host(self):
-        if "pk" in self.kwargs:
-            return get_object_or_404(Host.objects.select_related("role__naming_scheme"), pk=self.kwargs["pk"])
-        return Host()
-
-    def initial_from_query(self):
-        """Prefill a new host from links such as "add a host in this free rack unit"."""
-        keys = ("site", "rack", "position", "role")
-        initial = {key: self.request.GET[key] for key in keys if self.request.GET.get(key, "").isdigit()}
-        if "rack" in initial and "site" not in initial:
-            rack = Rack.objects.filter(pk=initial["rack"]).first()
-            if rack:
-                initial["site"] = rack.site_id
-        return initial
-
-    def get(self, request, *args, **kwargs):
-        host = self.get_host()
-        initial = {} if host.pk else self.initial_from_query()
-        return self.show(HostForm(instance=host, initial=initial), InterfaceFormSet(instance=host, prefix="interfaces"))
+    def get_initial(self):
+        return {} if self.object else initial_from_query(self.request)
 
     def post(self, request, *args, **kwargs):
-        host = self.get_host()
-        form = HostForm(request.POST, instance=host)
-        formset = InterfaceFormSet(request.POST, instance=host, prefix="interfaces")
-        if form.is_valid() and formset.is_valid():
-            with transaction.atomic():
-                host = form.save()
-                formset.instance = host
-                formset.save()
-            messages.success(request, f"Host {host.hostname} saved.")
-            return redirect(host)
-        return self.show(form, formset)
+        self.object = self.get_object()
+        form = self.get_form()
+        self.formset = InterfaceFormSet(request.POST, instance=form.instance, prefix="interfaces")
+        if not (form.is_valid() and self.formset.is_valid()):
+            return self.form_invalid(form)
+        with transaction.atomic():
+            self.object = form.save()
+            self.formset.instance = self.object
+            self.formset.save()
+        messages.success(request, f"Host {self.object.hostname} saved.")
+        return redirect(self.object)
 
-    def show(self, form, formset):
-        host = form.instance
+    def get_context_data(self, **kwargs):
+        form = kwargs.setdefault("form", self.get_form())
+        formset = self.formset or InterfaceFormSet(instance=form.instance, prefix="interfaces")
         role = Role.objects.select_related("naming_scheme").filter(pk=int_or_none(form["role"].value())).first()
-        return self.render_to_response(
-            self.get_context_data(form=form, formset=formset, host=host if host.pk else None, **name_hint(role))
-        )
+        return super().get_context_data(formset=formset, **name_hint(role), **kwargs)
 
 
 class HostNameHintView(OperatorRequiredMixin, View):
@@ -232,79 +226,16 @@ class JournalAddView(OperatorRequiredMixin, View):
         return render(request, "inventory/_journal.html", context)
 
 
-# --- generic create / edit / delete for the admin-managed objects ---------------------
-
-
-class ObjectFormMixin:
-    template_name = "inventory/object_form.html"
-    list_url = None  # where "Cancel" goes for a new object
-    delete_url_name = None
-
-    def form_valid(self, form):
-        response = super().form_valid(form)
-        messages.success(self.request, f"{self.model._meta.verbose_name.capitalize()} {self.object} saved.")
-        return response
-
-    def get_context_data(self, **kwargs):
-        context = super().get_context_data(**kwargs)
-        context["verbose_name"] = self.model._meta.verbose_name
-        if self.object is not None and hasattr(self.object, "get_absolute_url"):
-            context["cancel_url"] = self.object.get_absolute_url()
-        else:
-            context["cancel_url"] = self.list_url or self.success_url
-        if self.object is not None and self.delete_url_name:
-            context["delete_url"] = reverse(self.delete_url_name, args=[self.object.pk])
-        return context
-
-
-class AdminCreateView(AdminRequiredMixin, ObjectFormMixin, CreateView):
-    pass
-
-
-class AdminUpdateView(AdminRequiredMixin, ObjectFormMixin, UpdateView):
-    pass
-
-
-class AdminDeleteView(AdminRequiredMixin, DeleteView):
-    """Delete after confirmation; objects still in use (PROTECT) are refused politely."""
-
-    template_name = "inventory/confirm_delete.html"
-
-    def get_context_data(self, **kwargs):
-        context = super().get_context_data(**kwargs)
-        context["cancel_url"] = (
-            self.object.get_absolute_url() if hasattr(self.object, "get_absolute_url") else self.get_success_url()
-        )
-        context["verbose_name"] = self.model._meta.verbose_name
-        return context
-
-    def form_valid(self, form):
-        name = str(self.object)
-        try:
-            response = super().form_valid(form)
-        except (ProtectedError, RestrictedError) as exc:
-            blocking = getattr(exc, "protected_objects", None) or getattr(exc, "restricted_objects", [])
-            users = sorted({str(obj) for obj in blocking})
-            shown = ", ".join(users[:10]) + ("…" if len(users) > 10 else "")
-            messages.error(self.request, f"{name} is still in use and was not deleted: {shown}.")
-            return redirect(self.request.path)
-        messages.success(self.request, f"{self.model._meta.verbose_name.capitalize()} {name} deleted.")
-        return response
-
-
 # --- sites and racks -------------------------------------------------------------------
 
 
-class SiteListView(ViewerRequiredMixin, TemplateView):
+class SiteListView(ObjectTableView):
+    model = Site
+    table_class = SiteTable
     template_name = "inventory/site_list.html"
 
-    def get_context_data(self, **kwargs):
-        sites = Site.objects.annotate(
-            rack_count=Count("racks", distinct=True), host_count=Count("hosts", distinct=True)
-        )
-        table = SiteTable(sites)
-        RequestConfig(self.request, paginate={"per_page": 50}).configure(table)
-        return super().get_context_data(table=table, **kwargs)
+    def get_queryset(self):
+        return Site.objects.annotate(rack_count=Count("racks", distinct=True), host_count=Count("hosts", distinct=True))
 
 
 def racks_with_usage(racks):
@@ -350,22 +281,19 @@ class RackDetailView(ViewerRequiredMixin, DetailView):
         )
 
 
-class HostDeleteView(AdminDeleteView):
-    model = Host
-    success_url = reverse_lazy("inventory:host_list")
+class RackEditView(ObjectEditView):
+    """Racks are listed on their site's page; a new one may come with ?site=<pk>."""
 
-
-class RackCreateView(AdminCreateView):
     model = Rack
     form_class = RackForm
     list_url = reverse_lazy("inventory:site_list")
 
     def get_initial(self):
         site = int_or_none(self.request.GET.get("site"))
-        return {"site": site} if site else {}
+        return {"site": site} if site and self.object is None else {}
 
 
-class RackDeleteView(AdminDeleteView):
+class RackDeleteView(ObjectDeleteView):
     model = Rack
 
     def get_success_url(self):
@@ -375,7 +303,10 @@ class RackDeleteView(AdminDeleteView):
 # --- roles, naming schemes, tags ---------------------------------------------------------
 
 
-class RoleListView(ViewerRequiredMixin, TemplateView):
+class RoleListView(ModelRoleMixin, TemplateView):
+    """Roles, and on the same page the naming schemes and tags they are used with."""
+
+    model = Role
     template_name = "inventory/role_list.html"
 
     def get_context_data(self, **kwargs):

@@ -21,8 +21,12 @@ from django.utils import timezone
 from cloud.models import CloudAccount
 from core.crypto import EncryptedTextField
 from core.models import Job
+from core.roles import Role as ConsoleRole
 from hypervisors.models import Hypervisor, VirtualMachine
 from inventory.models import Host
+
+# Planning is operators' work: they make, change and delete plans, waves and dependencies.
+PLANNING_ROLES = {"change": ConsoleRole.OPERATOR, "delete": ConsoleRole.OPERATOR}
 
 
 class Strategy(models.TextChoices):
@@ -54,6 +58,8 @@ class WorkloadRef:
 class Dependency(models.Model):
     """`source` needs `target` (an app server talks to its database): they move in the
     same wave, or the target moves first."""
+
+    required_roles = PLANNING_ROLES
 
     source_host = models.ForeignKey(Host, null=True, blank=True, on_delete=models.CASCADE, related_name="dependencies")
     source_vm = models.ForeignKey(VirtualMachine, null=True, blank=True, on_delete=models.CASCADE,
@@ -110,6 +116,8 @@ class Dependency(models.Model):
 
 
 class MigrationPlan(models.Model):
+    required_roles = PLANNING_ROLES
+
     class Status(models.TextChoices):
         DRAFT = "draft", "Draft"
         READY = "ready", "Ready to start"
@@ -158,6 +166,8 @@ class MigrationPlan(models.Model):
 
 
 class Wave(models.Model):
+    required_roles = PLANNING_ROLES
+
     plan = models.ForeignKey(MigrationPlan, on_delete=models.CASCADE, related_name="waves")
     number = models.PositiveIntegerField(help_text="Waves move in this order")
     name = models.CharField(max_length=100, blank=True)
@@ -273,6 +283,7 @@ class Run(models.Model):
         ROLLED_BACK = "rolled_back", "Rolled back"
 
     ACTIVE_STATES = (State.PENDING, State.RUNNING)
+    OPEN_STATES = (*ACTIVE_STATES, State.PAUSED, State.WAITING)  # "in progress": not over yet
 
     class Control(models.TextChoices):
         NONE = "", "None"

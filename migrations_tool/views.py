@@ -4,10 +4,9 @@ page with its controls. Views read models and call services; runs execute as job
 
 from django.contrib import messages
 from django.core.exceptions import ValidationError
-from django.db import IntegrityError, transaction
+from django.db import transaction
 from django.db.models import Count, Max, Q
 from django.shortcuts import get_object_or_404, redirect, render
-from django.urls import reverse
 from django.views import View
 from django.views.generic import TemplateView
 
@@ -313,21 +312,6 @@ class RunControlView(OperatorRequiredMixin, View):
         else:
             messages.success(request, f"{control.replace('_', ' ').capitalize()} requested.")
         return redirect("migrations_tool:run_detail", run.pk)
-
-
-class PlanDeleteView(OperatorRequiredMixin, View):
-    def post(self, request, pk):
-        plan = get_object_or_404(MigrationPlan, pk=pk)
-        if plan.runs.filter(state__in=[*Run.ACTIVE_STATES, Run.State.PAUSED, Run.State.WAITING]).exists():
-            messages.error(request, "The plan has a run in progress: cancel it first.")
-            return redirect("migrations_tool:plan_review", plan.pk)
-        try:
-            plan.delete()
-        except IntegrityError:
-            messages.error(request, "The plan could not be deleted.")
-            return redirect("migrations_tool:plan_review", pk)
-        messages.success(request, f"Plan {plan.name} deleted.")
-        return redirect(reverse("migrations_tool:plan_list"))
 
 
 class HostMigrationCardView(ViewerRequiredMixin, View):

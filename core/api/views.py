@@ -26,6 +26,9 @@ class ApiViewMixin:
 
     parser_classes = [JSONParser]
     schema = ErrorDocumentingAutoSchema()
+    # None: the role the view's model declares (core.permissions); an @action(write_role=...)
+    # sets its own, which DRF accepts only for attributes the view class has.
+    read_role = write_role = delete_role = None
 
     def initial(self, request, *args, **kwargs):
         super().initial(request, *args, **kwargs)

@@ -4,7 +4,10 @@ fields, progress bars."""
 import json
 
 from django import forms, template
+from django.apps import apps
 from django.utils.html import format_html
+
+from core import roles
 
 register = template.Library()
 
@@ -122,3 +125,14 @@ def nav_active(context, *prefixes):
     match = getattr(context.get("request"), "resolver_match", None)
     view_name = match.view_name if match else ""
     return "active" if any(view_name.startswith(prefix) for prefix in prefixes) else ""
+
+
+@register.simple_tag(takes_context=True)
+def may(context, operation, model):
+    """`{% may "delete" host as can_delete %}`: whether the page's user may change or delete
+    objects of a model (an object, or "app_label.Model"), by the role the model declares."""
+    if isinstance(model, str):
+        model = apps.get_model(model)
+    elif not isinstance(model, type):
+        model = type(model)
+    return roles.may(getattr(context.get("request"), "user", None), model, operation)

@@ -136,10 +136,8 @@ class HostKeyViewSet(ApiViewMixin, mixins.CreateModelMixin, mixins.DestroyModelM
 
 
 class AdminConfigViewSet(ApiViewMixin, AuditedMixin, viewsets.ModelViewSet):
-    # Health configuration: viewers read, admins change.
+    # Health configuration: viewers read, admins change (the models' required_roles).
 
-    write_role = ConsoleRole.ADMIN
-    delete_role = ConsoleRole.ADMIN
     lookup_value_regex = r"[0-9]+"
 
 

@@ -28,20 +28,12 @@ from .serializers import (
 
 
 class InventoryViewSet(ApiViewMixin, AuditedMixin, viewsets.ModelViewSet):
-    # Viewers read, operators write, admins delete (narrowed per viewset below).
-
-    read_role = ConsoleRole.VIEWER
-    write_role = ConsoleRole.OPERATOR
-    delete_role = ConsoleRole.ADMIN
+    # Who reads, writes and deletes is each model's `required_roles` (core.roles.model_role),
+    # the declaration the console's pages read too.
+    pass
 
 
-class AdminManagedViewSet(InventoryViewSet):
-    # Reference data (sites, racks, roles, naming schemes, tags): only admins change it.
-
-    write_role = ConsoleRole.ADMIN
-
-
-class SiteViewSet(AdminManagedViewSet):
+class SiteViewSet(InventoryViewSet):
     """Sites. Viewers read; admins create, change and delete."""
 
     queryset = Site.objects.all()
@@ -50,7 +42,7 @@ class SiteViewSet(AdminManagedViewSet):
     ordering_fields = ["name", "slug", "created_at", "updated_at"]
 
 
-class RackViewSet(AdminManagedViewSet):
+class RackViewSet(InventoryViewSet):
     """Racks. Viewers read; admins create, change and delete."""
 
     queryset = Rack.objects.select_related("site")
@@ -59,7 +51,7 @@ class RackViewSet(AdminManagedViewSet):
     ordering_fields = ["name", "site__name", "u_height", "created_at", "updated_at"]
 
 
-class NamingSchemeViewSet(AdminManagedViewSet):
+class NamingSchemeViewSet(InventoryViewSet):
     """Naming schemes (host name pools). Viewers read; admins create, change and delete."""
 
     queryset = NamingScheme.objects.all()
@@ -68,7 +60,7 @@ class NamingSchemeViewSet(AdminManagedViewSet):
     ordering_fields = ["name"]
 
 
-class RoleViewSet(AdminManagedViewSet):
+class RoleViewSet(InventoryViewSet):
     """Host roles. Viewers read; admins create, change and delete."""
 
     queryset = Role.objects.select_related("naming_scheme")
@@ -87,7 +79,7 @@ class RoleViewSet(AdminManagedViewSet):
         return Response(NextNameSerializer(data).data)
 
 
-class TagViewSet(AdminManagedViewSet):
+class TagViewSet(InventoryViewSet):
     """Tags. Viewers read; admins create, change and delete."""
 
     queryset = Tag.objects.all()

@@ -1,6 +1,6 @@
 """Migrations API: dependencies, plans (made by assessing hosts and VMs), their workloads
 and waves, the review, and runs with their controls (pause, resume, cancel, sync, test
-cutover, cutover, rollback, finalize). Viewers read; operators plan and run; admins delete."""
+cutover, cutover, rollback, finalize). Viewers read; operators plan, run and delete plans."""
 
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import transaction
@@ -65,8 +65,6 @@ class DependencyViewSet(ApiViewMixin, AuditedMixin, viewsets.ModelViewSet):
     serializer_class = s.DependencySerializer
     filterset_fields = ["source_host", "source_vm", "target_host", "target_vm"]
     ordering_fields = ["id", "created_at"]
-    write_role = Role.OPERATOR
-    delete_role = Role.OPERATOR
 
     def perform_create(self, serializer):
         with transaction.atomic(), audited(self.request):
@@ -81,7 +79,6 @@ class PlanViewSet(ApiViewMixin, AuditedMixin, viewsets.ModelViewSet):
     serializer_class = s.PlanSerializer
     filterset_class = filters.PlanFilterSet
     ordering_fields = ["name", "created_at"]
-    write_role = Role.OPERATOR
 
     @extend_schema(request=s.PlanCreateSerializer, responses={201: s.PlanSerializer})
     def create(self, request, *args, **kwargs):
@@ -91,6 +88,14 @@ class PlanViewSet(ApiViewMixin, AuditedMixin, viewsets.ModelViewSet):
             plan = plans.create_plan(options["name"], assessment, user=request.user, account=options.get("account"),
                                      description=options["description"])
         return Response(self.get_serializer(self.get_queryset().get(pk=plan.pk)).data, status=status.HTTP_201_CREATED)
+
+    def perform_destroy(self, instance):
+        """409 while a run of the plan is in progress (plans.delete_plan, as in the console)."""
+        try:
+            with transaction.atomic(), audited(self.request):
+                plans.delete_plan(instance, user=self.request.user)
+        except DjangoValidationError as exc:
+            raise Conflict(" ".join(exc.messages)) from exc
 
     @extend_schema(request=None, responses=s.WaveSerializer(many=True))
     @action(detail=True, methods=["post"], url_path="group-waves")
@@ -132,8 +137,6 @@ class WaveViewSet(ApiViewMixin, AuditedMixin, viewsets.ModelViewSet):
     serializer_class = s.WaveSerializer
     filterset_fields = ["plan"]
     ordering_fields = ["plan", "number"]
-    write_role = Role.OPERATOR
-    delete_role = Role.OPERATOR
 
 
 class PlannedWorkloadViewSet(ApiViewMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin,

@@ -3,6 +3,7 @@
     plan = create_plan("Cloud wave 1", assessment, user=request.user, account=account)
     change_workload(planned, strategy="rehost-ec2", instance_type="m7i.large")
     problems = readiness(plan)     # what stops the plan from starting, in words
+    delete_plan(plan, user=request.user)  # refused while one of its runs is in progress
 """
 
 from decimal import Decimal
@@ -12,9 +13,11 @@ from django.db import transaction
 
 from cloud.services.prices import NoPriceTable, price_table
 from cloud.services.workloads import Workload
+from core.actions import action
+from core.roles import model_role
 from hypervisors.models import Hypervisor, VirtualMachine
 
-from ..models import MigrationPlan, PlannedWorkload, Strategy
+from ..models import MigrationPlan, PlannedWorkload, Run, Strategy
 from . import waves as wave_service
 from .assessment import aws_monthly_of
 
@@ -30,6 +33,15 @@ def create_plan(name, assessment, user=None, account=None, description=""):
     PlannedWorkload.objects.bulk_create([planned_from(plan, item) for item in assessment.items], batch_size=500)
     wave_service.apply_waves(plan)
     return plan
+
+
+@action(model_role(MigrationPlan, "delete"), "deleting a migration plan")
+def delete_plan(plan, *, user):
+    """Delete the plan with its waves, workloads and finished runs; refused (a sentence)
+    while one of its runs is going, paused or waiting for cutover: cancel it first."""
+    if plan.runs.filter(state__in=Run.OPEN_STATES).exists():
+        raise ValidationError(f"Plan {plan.name} has a run in progress: cancel it first.")
+    plan.delete()
 
 
 def planned_from(plan, item):

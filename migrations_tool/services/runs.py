@@ -55,7 +55,7 @@ def start_run(plan, user=None, wave=None):
     problems = readiness(plan)
     if problems:
         raise ValidationError({"non_field_errors": problems})
-    if plan.runs.filter(state__in=[*Run.ACTIVE_STATES, Run.State.PAUSED, Run.State.WAITING]).exists():
+    if plan.runs.filter(state__in=Run.OPEN_STATES).exists():
         raise ValidationError({"non_field_errors": ["The plan already has a run in progress: finish it first."]})
     with transaction.atomic():
         run = Run.objects.create(plan=plan, wave=wave, created_by=_user(user))

@@ -92,14 +92,14 @@ def test_a_known_key_with_errors_comes_back_with_them(client, operator, host):
 def test_settings_are_read_by_viewers_and_changed_by_admins(client, viewer, admin_user, app_role):
     page = client_for(client, viewer).get(reverse("health:settings"))
     assert page.status_code == 200 and b'id="add-schedule"' not in page.content
-    assert client.get(reverse("health:schedule_add")).status_code == 403
+    assert client.get(reverse("health:checkschedule_add")).status_code == 403
 
     client_for(client, admin_user)
-    bad = client.post(reverse("health:schedule_add"), {"check_type": "ssh", "interval_seconds": "2"})
-    assert bad.status_code == 200 and b"is-invalid" in bad.content
-    duplicate = client.post(reverse("health:schedule_add"), {"check_type": "ssh", "interval_seconds": "60"})
+    bad = client.post(reverse("health:checkschedule_add"), {"check_type": "ssh", "interval_seconds": "2"})
+    assert bad.status_code == 400 and b"is-invalid" in bad.content
+    duplicate = client.post(reverse("health:checkschedule_add"), {"check_type": "ssh", "interval_seconds": "60"})
     assert b"There is already a SSH login schedule for every host" in duplicate.content
-    done = client.post(reverse("health:schedule_add"),
+    done = client.post(reverse("health:checkschedule_add"),
                        {"check_type": "ssh", "role": app_role.pk, "interval_seconds": "20", "enabled": "on"})
     assert done.status_code == 302
     assert CheckSchedule.objects.get(role=app_role).interval_seconds == 20
@@ -108,20 +108,20 @@ def test_settings_are_read_by_viewers_and_changed_by_admins(client, viewer, admi
 def test_the_credential_form_never_shows_the_stored_key(client, admin_user, keypair):
     secret = keypair[0]
     client_for(client, admin_user)
-    response = client.post(reverse("health:credential_add"), {
+    response = client.post(reverse("health:sshcredential_add"), {
         "name": "fleet", "username": "root", "port": "22", "new_private_key": secret, "is_default": "on"})
     assert response.status_code == 302, response.content.decode()[:2000]
     credential = SSHCredential.objects.get()
-    edit = client.get(reverse("health:credential_edit", args=[credential.pk]))
+    edit = client.get(reverse("health:sshcredential_edit", args=[credential.pk]))
     assert edit.status_code == 200 and b"PRIVATE KEY" not in edit.content
     # Saving the form without a new key keeps the stored one.
-    client.post(reverse("health:credential_edit", args=[credential.pk]),
+    client.post(reverse("health:sshcredential_edit", args=[credential.pk]),
                 {"name": "fleet", "username": "ops", "port": "2222", "is_default": "on"})
     credential.refresh_from_db()
     assert credential.username == "ops" and credential.private_key == secret.strip()
-    bad = client.post(reverse("health:credential_add"), {"name": "x", "username": "root", "port": "22",
+    bad = client.post(reverse("health:sshcredential_add"), {"name": "x", "username": "root", "port": "22",
                                                          "new_private_key": "-----BEGIN nonsense"})
-    assert bad.status_code == 200 and b"not a private key" in bad.content
+    assert bad.status_code == 400 and b"not a private key" in bad.content
 
 
 def test_metrics_need_no_console_login_but_the_allow_list(client, db):

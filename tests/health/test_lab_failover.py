@@ -157,14 +157,14 @@ def test_with_auto_recovery_off_an_operator_confirms_the_host_is_off_and_the_gue
 
         done = client.post(url, {"mode": "confirmed_off", "confirm": "on", "note": "checked: PSU lights off"})
         confirmed = Recovery.objects.exclude(pk=proposal.pk).get(host=rhine)
-        assert done["Location"] == reverse("health:recovery", args=[confirmed.pk])
+        assert done["Location"] == reverse("health:recovery_detail", args=[confirmed.pk])
         assert confirmed.state == "succeeded", confirmed.summary
         assert confirmed.fence_attempt.agent == "manual" and confirmed.fence_attempt.requested_by == operator
     finally:
         lab.power_on("rhine")
     for guest in ha_guests:
         assert running_on(lab, guest) == ["thames"]
-    page = client.get(reverse("health:recovery", args=[confirmed.pk])).content.decode()
+    page = client.get(reverse("health:recovery_detail", args=[confirmed.pk])).content.decode()
     assert page.count('class="migration-item"') == 2 and "Restart io on thames" in page
     wait_for_deliveries(receiver, 3)
     assert receiver.events() == ["failed", "fence_failed", "ha_restarted"]

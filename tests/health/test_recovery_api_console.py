@@ -121,7 +121,7 @@ def test_confirm_powered_off_needs_the_confirmation_then_starts_the_recovery(cli
     with django_capture_on_commit_callbacks(execute=False):
         started = client.post(url, {"mode": "confirmed_off", "confirm": "on", "note": "PDU switched off"})
     recovery = Recovery.objects.get(host=rhine)
-    assert started.status_code == 302 and started["Location"] == reverse("health:recovery", args=[recovery.pk])
+    assert started.status_code == 302 and started["Location"] == reverse("health:recovery_detail", args=[recovery.pk])
     assert recovery.fence_attempt.requested_by == operator
     entry = JournalEntry.objects.get(host=rhine, text__startswith="Fence:")
     name = operator.get_full_name() or operator.username
@@ -131,12 +131,12 @@ def test_confirm_powered_off_needs_the_confirmation_then_starts_the_recovery(cli
 
 
 def test_fence_device_form_is_admin_only_and_never_renders_the_password(client, operator, admin_user, rhine):
-    url = reverse("health:fence_device", args=[rhine.pk])
+    url = reverse("health:fencedevice_edit", args=[rhine.pk])
     client.force_login(operator)
     assert client.get(url).status_code == 403
     client.force_login(admin_user)
     bad = client.post(url, {"agent": "ipmi", "address": "", "timeout_seconds": 20, "enabled": "on"})
-    assert bad.status_code == 200 and "needs the BMC" in bad.content.decode()
+    assert bad.status_code == 400 and "needs the BMC" in bad.content.decode()
     saved = client.post(url, {"agent": "ipmi", "address": "10.0.0.5", "username": "admin",
                               "new_password": "s3cret", "timeout_seconds": 20, "enabled": "on"})
     assert saved.status_code == 302

@@ -286,7 +286,7 @@ def test_edit_deletes_a_ticked_interface(client, operator, host):
 
 def test_bad_hostname_shows_a_field_error(client, operator, site):
     response = logged_in(client, operator).post(reverse("inventory:host_add"), host_post_data(site, hostname="Bad_Name!"))
-    assert response.status_code == 200
+    assert response.status_code == 400
     assert "valid DNS label" in field_error(response, "hostname")
     assert not Host.objects.exists()
 

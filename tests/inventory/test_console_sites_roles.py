@@ -76,7 +76,7 @@ def test_role_list_shows_free_names(client, viewer, scheme, site):
     [
         ("inventory:site_add", {"name": "Frankfurt DC2", "slug": "", "description": "", "address": ""}),
         ("inventory:role_add", {"name": "Web server", "slug": "web", "description": ""}),
-        ("inventory:scheme_add", {"name": "Myth", "description": "", "names": "zeus\n hera \n\napollo"}),
+        ("inventory:namingscheme_add", {"name": "Myth", "description": "", "names": "zeus\n hera \n\napollo"}),
         ("inventory:tag_add", {"name": "pci", "slug": "", "color": "#6f42c1"}),
     ],
 )
@@ -98,18 +98,18 @@ def test_site_slug_is_made_from_the_name(client, admin_user):
 
 def test_naming_scheme_pool_is_one_name_per_line(client, admin_user, scheme):
     client = logged_in(client, admin_user)
-    form = client.get(reverse("inventory:scheme_edit", args=[scheme.pk])).content.decode()
+    form = client.get(reverse("inventory:namingscheme_edit", args=[scheme.pk])).content.decode()
     assert "mercury\nvenus\nearth" in form
     data = {"name": scheme.name, "description": "", "names": "mercury\n  venus \n\nearth\nmars"}
-    assert client.post(reverse("inventory:scheme_edit", args=[scheme.pk]), data).status_code == 302
+    assert client.post(reverse("inventory:namingscheme_edit", args=[scheme.pk]), data).status_code == 302
     scheme.refresh_from_db()
     assert scheme.names == ["mercury", "venus", "earth", "mars"]
 
 
 def test_naming_scheme_with_bad_names_shows_a_field_error(client, admin_user, scheme):
     data = {"name": scheme.name, "names": "mercury\nNot A Name\nmercury"}
-    response = logged_in(client, admin_user).post(reverse("inventory:scheme_edit", args=[scheme.pk]), data)
-    assert response.status_code == 200
+    response = logged_in(client, admin_user).post(reverse("inventory:namingscheme_edit", args=[scheme.pk]), data)
+    assert response.status_code == 400
     html = response.content.decode()
     assert re.search(r'id="id_names"[^>]*class="[^"]*is-invalid', html) or re.search(
         r'class="[^"]*is-invalid[^"]*"[^>]*id="id_names"', html
@@ -127,7 +127,7 @@ def test_strict_role_without_scheme_is_refused(client, admin_user):
 def test_duplicate_rack_name_at_a_site_is_an_error_not_a_500(client, admin_user, rack):
     data = {"site": rack.site_id, "name": rack.name, "u_height": 42}
     response = logged_in(client, admin_user).post(reverse("inventory:rack_add"), data)
-    assert response.status_code == 200
+    assert response.status_code == 400
     assert "already exists" in response.content.decode()
     assert Rack.objects.count() == 1
 

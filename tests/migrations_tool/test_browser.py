@@ -41,7 +41,7 @@ def test_the_wizard_from_picking_workloads_to_cutover(page, estate, embedded_acc
     log_in(page, operator.username)
 
     # 1. Pick: filter hosts of the site, tick luna and batman, name the plan, choose the account.
-    page.goto(reverse("migrations_tool:plan_list"))
+    page.goto(reverse("migrations_tool:migrationplan_list"))
     expect(page.locator("#plans-empty")).to_be_visible()
     page.click("#new-plan")
     page.select_option("#id_site", "ams1")

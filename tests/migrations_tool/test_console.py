@@ -34,22 +34,22 @@ def pages(plan):
 
 def test_a_viewer_reads_every_page_and_changes_nothing(viewer, plan):
     client = client_for(viewer)
-    assert "New migration" not in client.get(reverse("migrations_tool:plan_list")).content.decode()
+    assert "New migration" not in client.get(reverse("migrations_tool:migrationplan_list")).content.decode()
     for url in pages(plan):
         answer = client.get(url)
         assert answer.status_code == 200 and b"Save" not in answer.content and b'id="start-run"' not in answer.content
         assert client.post(url, {}).status_code == 403
-    assert client.get(reverse("migrations_tool:plan_new")).status_code == 403
+    assert client.get(reverse("migrations_tool:migrationplan_add")).status_code == 403
 
 
 def test_the_plan_list_says_when_there_is_nothing(viewer):
-    answer = client_for(viewer).get(reverse("migrations_tool:plan_list"))
+    answer = client_for(viewer).get(reverse("migrations_tool:migrationplan_list"))
     assert b'id="plans-empty"' in answer.content
 
 
 def test_picking_nothing_or_a_taken_name_is_a_form_error(operator, plan, estate):
     client = client_for(operator)
-    url = reverse("migrations_tool:plan_new")
+    url = reverse("migrations_tool:migrationplan_add")
     answer = client.post(url, {"name": "New one"})
     assert answer.status_code == 200 and b"Tick at least one workload" in answer.content
     answer = client.post(url, {"name": "Wave 1", "host": [estate["hosts"]["odin"].pk]})
