@@ -282,9 +282,10 @@ class VMActionMixin(ActionRequiredMixin):
     checks; a refusal that arrives between the form and the action (a job queued meanwhile)
     shows on the form too."""
 
-    def dispatch(self, request, *args, **kwargs):
-        self.vm = get_object_or_404(vm_queryset(), pk=kwargs["pk"])
-        return super().dispatch(request, *args, **kwargs)
+    @cached_property
+    def vm(self):
+        # Loaded after the role check (dispatch): a user below the role learns nothing of which VMs exist.
+        return get_object_or_404(vm_queryset(), pk=self.kwargs["pk"])
 
     def get_form_kwargs(self):
         return {**super().get_form_kwargs(), "vm": self.vm}
