@@ -7,6 +7,7 @@ hardened settings that `manage.py check --deploy` expects and refuses to start
 without a real secret key.
 """
 
+import ipaddress
 import os
 from pathlib import Path
 
@@ -104,7 +105,7 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
-    "auditlog.middleware.AuditlogMiddleware",
+    "core.middleware.ChangeLogMiddleware",  # auditlog's, with the client address we can vouch for
 ]
 
 ROOT_URLCONF = "opsconsole.urls"
@@ -226,6 +227,14 @@ CELERY_TASK_DEFAULT_QUEUE = os.environ.get("CELERY_QUEUE", "opsconsole")
 
 # --- Audit / change log -----------------------------------------------------
 AUDITLOG_DISABLE_REMOTE_ADDR = False
+# Proxies (IPs or networks) whose X-Forwarded-For is believed, e.g. the local TLS proxy:
+# OPSCONSOLE_TRUSTED_PROXIES=127.0.0.1,::1. From anyone else the peer address is recorded.
+TRUSTED_PROXIES = env_list("OPSCONSOLE_TRUSTED_PROXIES")
+for _proxy in TRUSTED_PROXIES:
+    try:
+        ipaddress.ip_network(_proxy, strict=False)
+    except ValueError:
+        raise ImproperlyConfigured(f"OPSCONSOLE_TRUSTED_PROXIES: {_proxy!r} is not an IP address or network") from None
 CHANGELOG_RETENTION_DAYS = int(os.environ.get("OPSCONSOLE_CHANGELOG_RETENTION_DAYS", "365"))
 JOB_RETENTION_DAYS = int(os.environ.get("OPSCONSOLE_JOB_RETENTION_DAYS", "90"))
 
