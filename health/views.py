@@ -232,12 +232,13 @@ class SettingsView(ViewerRequiredMixin, TemplateView):
 
 @method_decorator(login_not_required, name="dispatch")
 class MetricsView(View):
-    """Prometheus scrape endpoint: a bearer token (HEALTH_METRICS_TOKEN) or a client address
-    on HEALTH_METRICS_ALLOWED_IPS; anyone else gets 401 (no token sent) or 403."""
+    """Prometheus scrape endpoint: a bearer token (HEALTH_METRICS_TOKEN) or, in development
+    and for a request no proxy forwarded, a client address on HEALTH_METRICS_ALLOWED_IPS;
+    anyone else gets 401 (no token sent) or 403."""
 
     def get(self, request):
         authorization = request.headers.get("Authorization", "")
-        if not prometheus.allowed(request.META.get("REMOTE_ADDR"), authorization):
+        if not prometheus.allowed(request.META.get("REMOTE_ADDR"), authorization, prometheus.forwarded(request.META)):
             if authorization:
                 return HttpResponse("Forbidden: wrong token\n", status=403, content_type="text/plain")
             response = HttpResponse("Unauthorized: send Authorization: Bearer <token>\n", status=401,

@@ -7,7 +7,9 @@ hardened settings that `manage.py check --deploy` expects and refuses to start
 without a real secret key.
 """
 
+import ipaddress
 import os
+from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
@@ -85,6 +87,7 @@ INSTALLED_APPS = [
     "django_tables2",
     "django_celery_beat",
     "auditlog",
+    "axes",
     "core",
     "inventory",
     "hypervisors",
@@ -95,6 +98,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "core.middleware.ContentSecurityPolicyMiddleware",  # outermost but one: static files and errors get it too
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -104,7 +108,8 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
-    "auditlog.middleware.AuditlogMiddleware",
+    "core.middleware.ChangeLogMiddleware",  # auditlog's, with the client address we can vouch for
+    "axes.middleware.AxesMiddleware",  # last, as django-axes requires: turns a lockout into its page
 ]
 
 ROOT_URLCONF = "opsconsole.urls"
@@ -174,6 +179,24 @@ STORAGES = {
     },
 }
 
+# --- Logins ------------------------------------------------------------------
+# django-axes locks a user out from one address after AXES_FAILURE_LIMIT failed logins, for
+# the cool-off (console and /admin/ alike). Unlock: `manage.py axes_reset_username USER`
+# or delete the attempt in /admin/axes/.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_FAILURE_LIMIT = int(os.environ.get("OPSCONSOLE_LOGIN_FAILURE_LIMIT", "5"))
+AXES_COOLOFF_TIME = timedelta(minutes=int(os.environ.get("OPSCONSOLE_LOGIN_COOLOFF_MINUTES", "15")))
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+AXES_CLIENT_IP_CALLABLE = "core.client_address.client_address"  # the peer, or forwarded by a trusted proxy
+AXES_LOCKOUT_CALLABLE = "core.authentication.locked_out"
+AXES_HTTP_RESPONSE_CODE = 429
+# A console session lasts this long from login.
+SESSION_COOKIE_AGE = int(os.environ.get("OPSCONSOLE_SESSION_HOURS", "8")) * 3600
+
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "dashboard"
 LOGOUT_REDIRECT_URL = "login"
@@ -181,10 +204,11 @@ LOGOUT_REDIRECT_URL = "login"
 # --- REST API -------------------------------------------------------------
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "rest_framework.authentication.TokenAuthentication",
+        "core.authentication.ExpiringTokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["core.permissions.RolePermission"],
+    "DEFAULT_THROTTLE_CLASSES": ["core.api.throttles.AnonThrottle", "core.api.throttles.UserThrottle"],
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.LimitOffsetPagination",
     "PAGE_SIZE": 50,
     "DEFAULT_FILTER_BACKENDS": [
@@ -195,6 +219,13 @@ REST_FRAMEWORK = {
     "EXCEPTION_HANDLER": "core.api.exceptions.exception_handler",
     "TEST_REQUEST_DEFAULT_FORMAT": "json",
 }
+# Requests per address (anonymous) or per user; DRF's rate syntax, e.g. "600/minute".
+API_THROTTLE_RATES = {
+    "anon": os.environ.get("OPSCONSOLE_API_THROTTLE_ANON", "30/minute"),
+    "user": os.environ.get("OPSCONSOLE_API_THROTTLE_USER", "600/minute"),
+}
+# A token older than this is refused; renew it with `manage.py drf_create_token -r USER`.
+API_TOKEN_MAX_AGE_DAYS = int(os.environ.get("OPSCONSOLE_API_TOKEN_MAX_AGE_DAYS", "30"))
 SPECTACULAR_SETTINGS = {
     "TITLE": "Ops console API",
     "DESCRIPTION": "Inventory, hypervisors, health and migrations of a datacenter estate.",
@@ -226,6 +257,14 @@ CELERY_TASK_DEFAULT_QUEUE = os.environ.get("CELERY_QUEUE", "opsconsole")
 
 # --- Audit / change log -----------------------------------------------------
 AUDITLOG_DISABLE_REMOTE_ADDR = False
+# Proxies (IPs or networks) whose X-Forwarded-For is believed, e.g. the local TLS proxy:
+# OPSCONSOLE_TRUSTED_PROXIES=127.0.0.1,::1. From anyone else the peer address is recorded.
+TRUSTED_PROXIES = env_list("OPSCONSOLE_TRUSTED_PROXIES")
+for _proxy in TRUSTED_PROXIES:
+    try:
+        ipaddress.ip_network(_proxy, strict=False)
+    except ValueError:
+        raise ImproperlyConfigured(f"OPSCONSOLE_TRUSTED_PROXIES: {_proxy!r} is not an IP address or network") from None
 CHANGELOG_RETENTION_DAYS = int(os.environ.get("OPSCONSOLE_CHANGELOG_RETENTION_DAYS", "365"))
 JOB_RETENTION_DAYS = int(os.environ.get("OPSCONSOLE_JOB_RETENTION_DAYS", "90"))
 

@@ -162,3 +162,15 @@ def wait_for(predicate, timeout=30, interval=0.2):
 def fast_password_hashing(settings):
     """Test users need no costly hashing (PBKDF2 takes over a second per user here)."""
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@pytest.fixture(autouse=True)
+def generous_api_throttles(settings):
+    """The API throttles stay on in every test, at rates no test reaches: many tests send
+    hundreds of requests as one user within seconds (the fuzz test 1,600), and the counts
+    would carry over from test to test in the cache. tests/core/test_login_security.py sets
+    low rates and proves they apply."""
+    from django.core.cache import cache
+
+    settings.API_THROTTLE_RATES = {"anon": "100000/minute", "user": "100000/minute"}
+    cache.clear()

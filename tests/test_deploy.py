@@ -60,3 +60,20 @@ def test_check_deploy_catches_a_weak_secret_key(tmp_path):
     result = manage(production_env(tmp_path, DJANGO_SECRET_KEY="short"), "check", "--deploy", "--fail-level", "WARNING")
     assert result.returncode != 0
     assert "security.W009" in result.stdout + result.stderr
+
+
+PRODUCTION_PROBE = """
+from django.test import Client
+client = Client(REMOTE_ADDR="127.0.0.1", HTTP_HOST="ops.example.com")
+metrics = client.get("/metrics", secure=True)
+print(metrics.status_code, "script-src 'self';" in metrics["Content-Security-Policy"])
+"""
+
+
+def test_production_metrics_want_the_token_even_from_loopback_and_carry_the_csp(tmp_path):
+    """What the local TLS proxy's clients meet: loopback is no longer enough for /metrics."""
+    env = production_env(tmp_path)
+    assert manage(env, "migrate", "--noinput", "-v", "0").returncode == 0
+    result = manage(env, "shell", "-v", "0", "-c", PRODUCTION_PROBE)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == ["401", "True"]

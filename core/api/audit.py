@@ -9,16 +9,16 @@ It builds on core.audit.acting_as, which (unlike auditlog's set_actor) nests.
 
 from contextlib import contextmanager
 
-from auditlog.middleware import AuditlogMiddleware
 from django.db import transaction
 
 from core.audit import acting_as
+from core.middleware import ChangeLogMiddleware
 
 
 @contextmanager
 def audited(request):
     """Log every change made inside the block as done by request.user."""
-    data = AuditlogMiddleware().get_extra_data(request)
+    data = ChangeLogMiddleware().get_extra_data(request)
     with acting_as(request.user, data.get("remote_addr"), data.get("remote_port")):
         yield
 

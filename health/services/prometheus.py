@@ -4,20 +4,40 @@ latest statuses in a fixed number of queries."""
 import ipaddress
 import secrets
 
+from django.conf import settings
+
 from .. import conf
 from ..models import CheckStatus, HealthState, HostHealth
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 
 
-def allowed(remote_addr, authorization_header):
-    """Whether a scrape may read /metrics: the configured bearer token, or a client address
-    on the allow-list (REMOTE_ADDR as the server saw it: forwarded headers are not trusted)."""
+# Headers a proxy adds: a request carrying one came through something that may make every
+# client look like loopback (the documented local TLS proxy does).
+FORWARDING_HEADERS = ("HTTP_FORWARDED", "HTTP_X_FORWARDED_FOR", "HTTP_X_FORWARDED_HOST", "HTTP_X_FORWARDED_PROTO",
+                      "HTTP_X_REAL_IP", "HTTP_VIA")
+
+
+def forwarded(meta):
+    return any(meta.get(header) for header in FORWARDING_HEADERS)
+
+
+def token_required(was_forwarded):
+    """The address allow-list counts only in development and only for a request that came
+    straight to the server; production settings always want the bearer token."""
+    return was_forwarded or getattr(settings, "PRODUCTION", False)
+
+
+def allowed(remote_addr, authorization_header, was_forwarded=False):
+    """Whether a scrape may read /metrics: the configured bearer token, or (unless a token
+    is required) a client address on the allow-list, REMOTE_ADDR as the server saw it."""
     token = str(conf.setting("HEALTH_METRICS_TOKEN") or "")
     if token and authorization_header:
         scheme, _, given = authorization_header.partition(" ")
         if scheme.lower() == "bearer" and secrets.compare_digest(given.strip().encode(), token.encode()):
             return True
+    if token_required(was_forwarded):
+        return False
     try:
         address = ipaddress.ip_address(remote_addr or "")
     except ValueError:

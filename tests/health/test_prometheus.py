@@ -98,3 +98,27 @@ def test_a_host_never_checked_is_not_reported_down(checked, site):
     assert any(line.startswith('opsconsole_host_health_state{host="ganymede"') and 'state="unknown"} 1' in line
                for line in lines)
 
+
+
+FORWARDED = [{"HTTP_X_FORWARDED_FOR": "203.0.113.9"}, {"HTTP_X_REAL_IP": "203.0.113.9"},
+             {"HTTP_FORWARDED": "for=203.0.113.9;proto=https"}, {"HTTP_X_FORWARDED_PROTO": "https"},
+             {"HTTP_X_FORWARDED_HOST": "ops.example.com"}, {"HTTP_VIA": "1.1 proxy"}]
+
+
+@pytest.mark.parametrize("headers", FORWARDED)
+def test_a_forwarded_request_from_loopback_needs_the_token(checked, settings, headers):
+    """Behind the local TLS proxy every client is loopback: the allow-list must not open it."""
+    settings.HEALTH_METRICS_TOKEN = "s3cret-scrape-token"
+    response = scrape("127.0.0.1", **headers)
+    assert response.status_code == 401
+    assert b"opsconsole_host_up" not in response.content
+    assert scrape("127.0.0.1", HTTP_AUTHORIZATION="Bearer s3cret-scrape-token", **headers).status_code == 200
+
+
+def test_production_settings_require_the_token_even_from_loopback(checked, settings):
+    settings.PRODUCTION = True
+    assert scrape("127.0.0.1").status_code == 401
+    settings.HEALTH_METRICS_TOKEN = "s3cret-scrape-token"
+    assert scrape("127.0.0.1").status_code == 401
+    assert scrape("127.0.0.1", HTTP_AUTHORIZATION="Bearer guess").status_code == 403
+    assert scrape(OUTSIDE, HTTP_AUTHORIZATION="Bearer s3cret-scrape-token").status_code == 200
