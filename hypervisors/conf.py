@@ -1,9 +1,7 @@
-"""The hypervisors app's server-side settings, read from Django settings or else the
-environment variable of the same name. A URI never carries these (see validators.py)."""
+"""The hypervisors app's server-side settings (Django settings, else the environment
+variable of the same name, else the default). A URI never carries these (validators.py)."""
 
-import os
-
-from django.conf import settings
+from core.appconf import app_setting
 
 DEFAULTS = {
     # The private key libvirt's SSH transports log in with (empty: ssh's own default keys).
@@ -15,6 +13,4 @@ DEFAULTS = {
 
 
 def setting(name):
-    if hasattr(settings, name):
-        return getattr(settings, name)
-    return os.environ.get(name, DEFAULTS[name])
+    return app_setting(name, DEFAULTS)
