@@ -62,6 +62,14 @@ class AlertTargetForm(forms.ModelForm):
     def clean_address(self):
         return self.cleaned_data.get("address") or (self.instance.address if self.instance.pk else "")
 
+    def clean(self):
+        cleaned = super().clean()
+        if self.instance.pk is None and cleaned.get("kind") == AlertTarget.Kind.WEBHOOK \
+                and not cleaned.get("new_signing_secret") and "new_signing_secret" not in self.errors:
+            # Else one would be generated that nobody ever saw.
+            self.add_error("new_signing_secret", "Keep the generated secret or give your own.")
+        return cleaned
+
     def save(self, commit=True):
         if self.cleaned_data.get("new_signing_secret") and self.cleaned_data.get("kind") == AlertTarget.Kind.WEBHOOK:
             self.instance.signing_secret = self.cleaned_data["new_signing_secret"]

@@ -24,7 +24,7 @@ logger = logging.getLogger(__name__)
 
 CONNECT_TIMEOUT = 5.0
 KEEPALIVE_INTERVAL, KEEPALIVE_COUNT = 5, 3
-DEFAULT_PORTS = {"tcp": 16509, "tls": 16514, "ssh": 22}
+DEFAULT_PORTS = {"tcp": 16509, "tls": 16514, "ssh": 22, "libssh": 22, "libssh2": 22}
 
 STATE_NAMES = {
     libvirt.VIR_DOMAIN_NOSTATE: "unknown",
@@ -122,7 +122,7 @@ def open_connection(uri):
         conn = libvirt.open(libvirt_uri)
     except libvirt.libvirtError as exc:
         raise HypervisorUnreachable(str(exc)) from exc
-    if urlparse(uri).scheme.split("+")[-1] in ("tcp", "tls", "ssh"):
+    if urlparse(uri).scheme.split("+")[-1] in DEFAULT_PORTS:
         try:
             conn.setKeepAlive(KEEPALIVE_INTERVAL, KEEPALIVE_COUNT)
         except libvirt.libvirtError:

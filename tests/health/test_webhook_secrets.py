@@ -182,3 +182,13 @@ def test_the_console_form_shows_a_new_secret_once_and_never_renders_the_url_back
     assert answer.status_code == 302
     target.refresh_from_db()
     assert (target.name, target.address, target.signing_secret) == ("pager 2", url, secret)
+
+
+def test_a_new_webhook_without_a_secret_is_a_form_error(admin_user):
+    client = Client()
+    client.force_login(admin_user)
+    answer = client.post(reverse("health:alert_target_add"), {"name": "pager", "kind": "webhook", "enabled": "on",
+                                                              "address": "https://hooks.example/x",
+                                                              "new_signing_secret": ""})
+    assert answer.status_code == 200 and "Keep the generated secret" in answer.content.decode()
+    assert not AlertTarget.objects.exists()

@@ -135,3 +135,17 @@ def test_without_server_settings_the_uri_is_opened_as_given(settings):
     settings.LIBVIRT_SSH_KEYFILE = ""
     settings.LIBVIRT_SSH_KNOWN_HOSTS = ""
     assert driver.with_server_options("qemu+ssh://root@h/system") == "qemu+ssh://root@h/system"
+
+
+def test_libssh_transports_are_probed_on_the_ssh_port(monkeypatch):
+    probed = []
+
+    def refuse(address, timeout):
+        probed.append(address)
+        raise ConnectionRefusedError("refused")
+
+    monkeypatch.setattr(driver.socket, "create_connection", refuse)
+    for uri in ("qemu+libssh://h.example/system", "qemu+libssh2://h.example:2200/system"):
+        with pytest.raises(driver.HypervisorUnreachable):
+            driver.probe(uri)
+    assert probed == [("h.example", 22), ("h.example", 2200)]
