@@ -34,7 +34,8 @@ class HostKeyAdmin(admin.ModelAdmin):
 
 admin.site.register(CheckSchedule, list_display=["check_type", "role", "host", "interval_seconds", "enabled"])
 admin.site.register(PortCheck, list_display=["role", "port", "label"])
-admin.site.register(AlertTarget, list_display=["name", "kind", "address", "enabled"])
+admin.site.register(AlertTarget, list_display=["name", "kind", "shown_address", "enabled"],
+                    fields=["name", "kind", "enabled"])  # the URL and secret would be rendered back in clear
 admin.site.register(HostHealth, list_display=["host", "state", "since", "consecutive_failures", "flapping"])
 
 

@@ -10,6 +10,8 @@ auditlog.register(SSHCredential, exclude_fields=["private_key", "passphrase"], m
 auditlog.register(HostKey, exclude_fields=["last_seen"])
 auditlog.register(CheckSchedule)
 auditlog.register(PortCheck)
-auditlog.register(AlertTarget)
+# A webhook URL carries a token: logged as scheme://host/… only; the signing secret never.
+auditlog.register(AlertTarget, mask_fields=["address"], mask_callable="health.webhooks.mask_address",
+                  exclude_fields=["signing_secret"])
 auditlog.register(FenceDevice, exclude_fields=["password"])  # the IPMI password never enters the log
 auditlog.register(SiteRecoveryPolicy)

@@ -13,6 +13,8 @@ from core.crypto import EncryptedTextField
 from core.roles import Role as ConsoleRole
 from inventory.models import Host, Role
 
+from . import webhooks
+
 # How hosts are checked, fenced and whom alerts reach: viewers read it, admins change it.
 CONFIGURATION_ROLES = {"change": ConsoleRole.ADMIN, "delete": ConsoleRole.ADMIN}
 
@@ -269,7 +271,12 @@ class AlertTarget(models.Model):
 
     name = models.CharField(max_length=100, unique=True)
     kind = models.CharField(max_length=16, choices=Kind.choices)
-    address = models.CharField(max_length=500, help_text="Email address(es), comma-separated, or the webhook URL")
+    # Encrypted: a webhook URL usually carries a token. Shown only as shown_address.
+    address = EncryptedTextField(max_length=500, help_text="Email address(es), comma-separated, or the webhook URL")
+    signing_secret = EncryptedTextField(
+        blank=True, editable=False,
+        help_text="HMAC-SHA256 key signing each webhook delivery; generated for a webhook that has none",
+    )
     enabled = models.BooleanField(default=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
@@ -278,6 +285,16 @@ class AlertTarget(models.Model):
 
     def __str__(self):
         return self.name
+
+    def save(self, *args, **kwargs):
+        if self.kind == self.Kind.WEBHOOK and not self.signing_secret:
+            # Kept on the instance for the one answer that may show it (see the API and form).
+            self.signing_secret = self.generated_signing_secret = webhooks.new_signing_secret()
+        super().save(*args, **kwargs)
+
+    @property
+    def shown_address(self):
+        return webhooks.mask_address(self.address)
 
     @property
     def recipients(self):
@@ -331,7 +348,7 @@ class AlertDelivery(models.Model):
     target = models.ForeignKey(AlertTarget, null=True, on_delete=models.SET_NULL, related_name="deliveries")
     target_name = models.CharField(max_length=100, help_text="As it was when the alert was raised")
     kind = models.CharField(max_length=16, choices=AlertTarget.Kind.choices)
-    address = models.CharField(max_length=500)
+    address = EncryptedTextField(max_length=500, help_text="As it was when the alert was raised; stored encrypted")
     state = models.CharField(max_length=16, choices=State.choices, default=State.PENDING, db_index=True)
     attempts = models.PositiveIntegerField(default=0)
     delivered_at = models.DateTimeField(null=True, blank=True)
@@ -339,6 +356,10 @@ class AlertDelivery(models.Model):
     class Meta:
         ordering = ["alert", "target_name"]
         verbose_name_plural = "alert deliveries"
+
+    @property
+    def shown_address(self):
+        return webhooks.mask_address(self.address)
 
 
 class DeliveryAttempt(models.Model):

@@ -8,18 +8,7 @@ from core.crypto import EncryptedTextField
 from core.models import Job
 from inventory.models import Host, Role, Tag
 
-URI_SCHEMES = ("qemu+ssh", "qemu+tls", "qemu+tcp", "qemu", "test+tcp", "test", "qemu+unix")
-
-
-def validate_libvirt_uri(value):
-    from django.core.exceptions import ValidationError
-
-    scheme = value.split("://", 1)[0] if "://" in value else ""
-    if scheme not in URI_SCHEMES:
-        raise ValidationError(
-            f"Enter a libvirt URI such as qemu+ssh://root@host/system or qemu+tls://host/system "
-            f"(schemes: {', '.join(URI_SCHEMES)})."
-        )
+from .validators import validate_libvirt_uri
 
 
 def validate_absolute_path(value):

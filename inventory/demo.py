@@ -253,21 +253,14 @@ def _validated(host):
     return host
 
 
-def _backdate_journal(days_by_entry):
+def _tell_story(host, spec):
     """Spread the story over the past days, so the journal reads like a history."""
     now = timezone.now()
-    for entry, days in days_by_entry:
-        JournalEntry.objects.filter(pk=entry.pk).update(created_at=now - timedelta(days=days))
-
-
-def _tell_story(host, spec):
-    entries = []
     if spec.fails:
         days, reason = spec.fails
-        change_status(host, HostStatus.FAILED, user=None, reason=reason)
-        entries.append((host.journal.filter(kind=K.STATUS).latest("id"), days))
-    entries += [(add_journal_entry(host, text, kind=kind), days) for days, kind, text in spec.journal]
-    _backdate_journal(entries)
+        change_status(host, HostStatus.FAILED, user=None, reason=reason, at=now - timedelta(days=days))
+    for days, kind, text in spec.journal:
+        add_journal_entry(host, text, kind=kind, at=now - timedelta(days=days))
 
 
 def _create_host(spec, index, site, racks, roles, tags):

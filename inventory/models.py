@@ -3,6 +3,7 @@ from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator, RegexValidator
 from django.db import models
 from django.urls import reverse
+from django.utils import timezone
 
 from core.crypto import EncryptedTextField
 from core.roles import Role as ConsoleRole
@@ -322,8 +323,25 @@ class Interface(models.Model):
         super().save(*args, **kwargs)
 
 
+class JournalIsAppendOnly(Exception):
+    """A journal entry was to be changed or deleted: the journal is only ever added to."""
+
+
+class JournalEntryQuerySet(models.QuerySet):
+    # Bulk writes would skip the model's save() and delete(): refused the same way.
+
+    def update(self, **kwargs):
+        raise JournalIsAppendOnly("Journal entries are never changed: add a new entry instead.")
+
+    def delete(self):
+        raise JournalIsAppendOnly("Journal entries are never deleted.")
+
+
 class JournalEntry(models.Model):
-    """What happened to a host, in people's words ("Marvin is dead: replaced the PSU")."""
+    """What happened to a host, in people's words ("Marvin is dead: replaced the PSU"),
+    and the evidence of every detection, fence and recovery. Append-only: an entry is
+    created and read, never changed, moved to another host or deleted (it goes only with
+    its host)."""
 
     class Kind(models.TextChoices):
         NOTE = "note", "Note"
@@ -337,7 +355,10 @@ class JournalEntry(models.Model):
     kind = models.CharField(max_length=16, choices=Kind.choices, default=Kind.NOTE)
     text = models.TextField()
     author = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
-    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    # When it happened: now, unless the code writing it knows better (the demo's history).
+    created_at = models.DateTimeField(default=timezone.now, editable=False, db_index=True)
+
+    objects = JournalEntryQuerySet.as_manager()
 
     class Meta:
         ordering = ["-created_at", "-id"]
@@ -345,6 +366,16 @@ class JournalEntry(models.Model):
 
     def __str__(self):
         return f"{self.host.hostname}: {self.text[:40]}"
+
+    def save(self, *args, **kwargs):
+        if not self._state.adding:
+            raise JournalIsAppendOnly("Journal entries are never changed: add a new entry instead.")
+        # Always an INSERT: a new object given an existing id must not overwrite that entry.
+        kwargs.update(force_insert=True, force_update=False)
+        super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):
+        raise JournalIsAppendOnly("Journal entries are never deleted.")
 
 
 # --- replacing a failed host by a spare ---------------------------------------------------

@@ -7,6 +7,7 @@ from hypervisors.models import Hypervisor
 from inventory.models import Role, Site, Tag
 
 from .models import Dependency, MigrationPlan, PlannedWorkload, Wave
+from .source_dsn import clean_source_dsn, may_set_source_dsn
 
 KINDS = [("both", "Hosts and VMs"), ("hosts", "Hosts"), ("vms", "VMs")]
 
@@ -107,6 +108,18 @@ class WorkloadTargetForm(forms.ModelForm):
     class Meta:
         model = PlannedWorkload
         fields = ["dns_name", "disk_path"]
+
+    def __init__(self, *args, user, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.user = user
+        if not may_set_source_dsn(user):
+            # Shown, but what a browser sends for it is ignored (Django's disabled field).
+            self.fields["source_dsn"].disabled = True
+            self.fields["source_dsn"].help_text = "Only an admin may set the source database DSN"
+
+    def clean_source_dsn(self):
+        value = self.cleaned_data.get("source_dsn")
+        return clean_source_dsn(value, self.user) if value else value
 
     def save(self, commit=True):
         if self.cleaned_data.get("source_dsn"):

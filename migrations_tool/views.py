@@ -211,19 +211,19 @@ class WavesView(ReadOrWriteRoleMixin, View):
 class TargetsView(ReadOrWriteRoleMixin, View):
     template_name = "migrations_tool/targets.html"
 
-    def forms(self, plan, data=None):
+    def forms(self, plan, user, data=None):
         form = TargetsForm(data, instance=plan)
         cloud = plan.workloads.filter(strategy__in=plans.CLOUD_STRATEGIES)
-        return form, [(w, WorkloadTargetForm(data, instance=w, prefix=f"w{w.pk}")) for w in cloud]
+        return form, [(w, WorkloadTargetForm(data, instance=w, prefix=f"w{w.pk}", user=user)) for w in cloud]
 
     def get(self, request, pk):
         plan = get_object_or_404(MigrationPlan, pk=pk)
-        form, rows = self.forms(plan)
+        form, rows = self.forms(plan, request.user)
         return render(request, self.template_name, {**plan_context(request, plan, "targets"), "form": form, "rows": rows})
 
     def post(self, request, pk):
         plan = get_object_or_404(MigrationPlan, pk=pk)
-        form, rows = self.forms(plan, request.POST)
+        form, rows = self.forms(plan, request.user, request.POST)
         if form.is_valid() and all(row.is_valid() for _, row in rows):
             with transaction.atomic():
                 form.save()

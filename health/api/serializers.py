@@ -180,12 +180,35 @@ class SSHCredentialSerializer(CleanModelSerializer):
         return attrs
 
 
+SHOWN_ADDRESS_HELP = "The email addresses, or the webhook URL as scheme://host/… only"
+
+
 class AlertTargetSerializer(CleanModelSerializer):
-    """Where alerts go: email addresses or a webhook URL (JSON POST)."""
+    """Where alerts go: email addresses or a webhook URL (JSON POST, signed with HMAC-SHA256:
+    see README "Alerts"). A webhook URL is write-only: it is shown as scheme://host/… only."""
+
+    address = serializers.CharField(
+        write_only=True, max_length=500,
+        help_text="Email address(es), comma-separated, or the webhook URL; write-only (see shown_address)",
+    )
+    shown_address = serializers.CharField(read_only=True, help_text=SHOWN_ADDRESS_HELP)
+    signing_secret = serializers.CharField(
+        write_only=True, required=False, min_length=16, max_length=200, trim_whitespace=False,
+        style={"input_type": "password"},
+        help_text="The webhook's HMAC-SHA256 signing secret; write-only. Leave it out and one is generated "
+                  "and returned once, as new_signing_secret",
+    )
+    new_signing_secret = serializers.SerializerMethodField(
+        help_text="The signing secret this request generated, shown this once (null otherwise)"
+    )
 
     class Meta:
         model = AlertTarget
-        fields = ["id", "name", "kind", "address", "enabled", "created_at"]
+        fields = ["id", "name", "kind", "address", "shown_address", "signing_secret", "new_signing_secret",
+                  "enabled", "created_at"]
+
+    def get_new_signing_secret(self, target) -> str | None:
+        return getattr(target, "generated_signing_secret", None)
 
 
 class DeliveryAttemptSerializer(serializers.ModelSerializer):
@@ -197,10 +220,12 @@ class DeliveryAttemptSerializer(serializers.ModelSerializer):
 
 class AlertDeliverySerializer(serializers.ModelSerializer):
     attempt_log = DeliveryAttemptSerializer(many=True, read_only=True)
+    shown_address = serializers.CharField(read_only=True, help_text=SHOWN_ADDRESS_HELP)
 
     class Meta:
         model = AlertDelivery
-        fields = ["id", "target", "target_name", "kind", "address", "state", "attempts", "delivered_at", "attempt_log"]
+        fields = ["id", "target", "target_name", "kind", "shown_address", "state", "attempts", "delivered_at",
+                  "attempt_log"]
         read_only_fields = fields
 
 

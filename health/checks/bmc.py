@@ -5,6 +5,8 @@ these proves the BMC could power the host off: that is the fence agent's test.""
 
 import time
 
+from core.addresses import is_host_address
+
 from ..drivers import net
 from .base import Outcome, Stopwatch
 
@@ -13,6 +15,10 @@ def probe(target, timeout, rmcp_port, tcp_ports):
     watch = Stopwatch()
     deadline = time.monotonic() + timeout
     address = target.bmc_address
+    if not is_host_address(address):
+        # Typed into the inventory by hand; it becomes a socket address and a ping argument.
+        return [Outcome("bmc", False, None, f"BMC address {address!r} is not an IP address or host name: "
+                        "nothing was probed", duration_ms=watch.ms)]
     tried = []
 
     def left():

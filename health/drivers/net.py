@@ -68,7 +68,8 @@ def icmp_ping(address, timeout) -> Probe | None:
         return None
     wait = max(1, int(round(timeout)))
     try:
-        result = subprocess.run([binary, "-c", "1", "-W", str(wait), address], capture_output=True,
+        # "--": whatever the address is, ping never reads it as an option.
+        result = subprocess.run([binary, "-c", "1", "-W", str(wait), "--", address], capture_output=True,
                                 timeout=timeout + 1)
     except subprocess.TimeoutExpired:
         return Probe(False, False, f"no ICMP echo reply within {timeout:g}s")

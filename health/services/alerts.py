@@ -1,5 +1,6 @@
 """Alerts: one Alert per event, one delivery per enabled target (email or webhook), sent
-by a Celery task that retries with a doubling delay and records every attempt."""
+by a Celery task that retries with a doubling delay and records every attempt. Webhook
+deliveries are signed (health.webhooks); their URL never appears in an attempt's error."""
 
 import json
 import smtplib
@@ -11,7 +12,7 @@ from django.db import transaction
 from django.urls import reverse
 from django.utils import timezone
 
-from .. import conf
+from .. import conf, webhooks
 from ..models import Alert, AlertDelivery, AlertTarget, DeliveryAttempt
 
 EVENT_FAILED = Alert.Event.FAILED
@@ -58,19 +59,15 @@ def attempt_delivery(delivery):
     status_code, error = None, ""
     try:
         if delivery.kind == AlertTarget.Kind.WEBHOOK:
-            response = requests.post(
-                delivery.address, data=json.dumps(delivery.alert.payload), timeout=conf.number("HEALTH_WEBHOOK_TIMEOUT"),
-                headers={"Content-Type": "application/json", "User-Agent": "opsconsole-health"},
-                allow_redirects=False,
-            )
-            status_code = response.status_code
-            if not 200 <= status_code < 300:
-                error = f"HTTP {status_code}: {response.text[:200]}"
+            status_code, error = post_webhook(delivery)
         else:
             send_mail(email_subject(delivery.alert), email_body(delivery.alert), conf.setting("HEALTH_ALERT_FROM_EMAIL"),
                       [r.strip() for r in delivery.address.split(",") if r.strip()])
     except (requests.RequestException, smtplib.SMTPException, OSError) as exc:
-        error = str(exc)[:500] or type(exc).__name__
+        error = str(exc) or type(exc).__name__
+    if delivery.kind == AlertTarget.Kind.WEBHOOK:
+        error = webhooks.scrub(error, delivery.address)  # requests names the URL's path in its errors
+    error = error[:500]
     ok = not error
     number = delivery.attempts + 1
     DeliveryAttempt.objects.create(delivery=delivery, number=number, ok=ok, status_code=status_code, error=error,
@@ -84,6 +81,20 @@ def attempt_delivery(delivery):
         delivery.state = AlertDelivery.State.RETRYING
     delivery.save(update_fields=["attempts", "state", "delivered_at"])
     return ok
+
+
+def post_webhook(delivery):
+    """POST the alert's JSON, signed with the target's secret; (HTTP status, error)."""
+    if delivery.target is None:
+        return None, "The alert target was deleted: there is no secret to sign with, nothing was sent."
+    body = json.dumps(delivery.alert.payload).encode()
+    headers = {"Content-Type": "application/json", "User-Agent": "opsconsole-health",
+               **webhooks.signed_headers(delivery.target.signing_secret, int(time.time()), body)}
+    response = requests.post(delivery.address, data=body, headers=headers, allow_redirects=False,
+                             timeout=conf.number("HEALTH_WEBHOOK_TIMEOUT"))
+    if not 200 <= response.status_code < 300:
+        return response.status_code, f"HTTP {response.status_code}: {response.text[:200]}"
+    return response.status_code, ""
 
 
 def email_subject(alert):

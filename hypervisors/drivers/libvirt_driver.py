@@ -12,15 +12,19 @@ import threading
 import time
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass, field
-from urllib.parse import urlparse
+from urllib.parse import urlencode, urlparse
 
 import libvirt
+from django.core.exceptions import ValidationError
+
+from .. import conf
+from ..validators import parse_libvirt_uri
 
 logger = logging.getLogger(__name__)
 
 CONNECT_TIMEOUT = 5.0
 KEEPALIVE_INTERVAL, KEEPALIVE_COUNT = 5, 3
-DEFAULT_PORTS = {"tcp": 16509, "tls": 16514, "ssh": 22}
+DEFAULT_PORTS = {"tcp": 16509, "tls": 16514, "ssh": 22, "libssh": 22, "libssh2": 22}
 
 STATE_NAMES = {
     libvirt.VIR_DOMAIN_NOSTATE: "unknown",
@@ -112,17 +116,36 @@ def open_connection(uri):
     """A new, uncached connection (probed first, with keepalive), e.g. for an event
     listener that must own its connection. The caller closes it."""
     ensure_event_loop()
+    libvirt_uri = with_server_options(uri)
     probe(uri)
     try:
-        conn = libvirt.open(uri)
+        conn = libvirt.open(libvirt_uri)
     except libvirt.libvirtError as exc:
         raise HypervisorUnreachable(str(exc)) from exc
-    if urlparse(uri).scheme.split("+")[-1] in ("tcp", "tls", "ssh"):
+    if urlparse(uri).scheme.split("+")[-1] in DEFAULT_PORTS:
         try:
             conn.setKeepAlive(KEEPALIVE_INTERVAL, KEEPALIVE_COUNT)
         except libvirt.libvirtError:
             logger.debug("keepalive not supported on %s", uri)
     return conn
+
+
+def with_server_options(uri):
+    """`uri` as libvirt opens it: checked again (a row saved before the URI rules were
+    strict must not run a command either) and given the server's SSH key file and known
+    hosts, which a URI never names itself."""
+    try:
+        parsed = parse_libvirt_uri(uri)
+    except ValidationError as exc:
+        raise HypervisorUnreachable(f"The URI is refused: {' '.join(exc.messages)}") from None
+    extra = {}
+    if parsed.uses_ssh and conf.setting("LIBVIRT_SSH_KEYFILE"):
+        extra["keyfile"] = conf.setting("LIBVIRT_SSH_KEYFILE")
+    if parsed.transport in ("libssh", "libssh2") and conf.setting("LIBVIRT_SSH_KNOWN_HOSTS"):
+        extra["known_hosts"] = conf.setting("LIBVIRT_SSH_KNOWN_HOSTS")
+    if not extra:
+        return uri
+    return f"{uri}{'&' if parsed.options else '?'}{urlencode(extra)}"
 
 
 def forget(uri):

@@ -1,6 +1,7 @@
 """VM power and lifecycle actions. Each runs inside a Job and reports what it did."""
 
 import uuid as uuidlib
+import xml.etree.ElementTree as ET
 from xml.sax.saxutils import escape
 
 from django.utils import timezone
@@ -110,18 +111,24 @@ def delete_vm(vm, job, recorder, delete_disks=False):
 
 
 def domain_xml(name, vcpus, memory_mib, disk_path=None, disk_format="qcow2", domain_uuid=None):
-    """A minimal, TCG-friendly domain definition (VNC on loopback only)."""
-    disk = ""
+    """A minimal, TCG-friendly domain definition (VNC on loopback only). Built with an XML
+    library, so a quote or '<' in a name or path stays data."""
+    domain = ET.Element("domain", type="qemu")
+    ET.SubElement(domain, "name").text = str(name)
+    ET.SubElement(domain, "uuid").text = str(domain_uuid or uuidlib.uuid4())
+    ET.SubElement(domain, "memory", unit="MiB").text = str(int(memory_mib))
+    ET.SubElement(domain, "vcpu").text = str(int(vcpus))
+    os_element = ET.SubElement(domain, "os")
+    ET.SubElement(os_element, "type", arch="x86_64", machine="pc").text = "hvm"
+    ET.SubElement(domain, "on_crash").text = "destroy"
+    devices = ET.SubElement(domain, "devices")
     if disk_path:
-        disk = (f"<disk type='file' device='disk'><driver name='qemu' type='{escape(disk_format)}' cache='none'/>"
-                f"<source file='{escape(disk_path)}'/><target dev='vda' bus='virtio'/></disk>")
-    return (
-        f"<domain type='qemu'><name>{escape(name)}</name><uuid>{domain_uuid or uuidlib.uuid4()}</uuid>"
-        f"<memory unit='MiB'>{int(memory_mib)}</memory><vcpu>{int(vcpus)}</vcpu>"
-        "<os><type arch='x86_64' machine='pc'>hvm</type></os>"
-        "<on_crash>destroy</on_crash>"
-        f"<devices>{disk}<graphics type='vnc' listen='127.0.0.1' autoport='yes'/></devices></domain>"
-    )
+        disk = ET.SubElement(devices, "disk", type="file", device="disk")
+        ET.SubElement(disk, "driver", name="qemu", type=str(disk_format), cache="none")
+        ET.SubElement(disk, "source", file=str(disk_path))
+        ET.SubElement(disk, "target", dev="vda", bus="virtio")
+    ET.SubElement(devices, "graphics", type="vnc", listen="127.0.0.1", autoport="yes")
+    return ET.tostring(domain, encoding="unicode")
 
 
 def create_vm(hypervisor: Hypervisor, job, recorder, vcpus, memory_mib, name=None, role=None, disk_gib=0,

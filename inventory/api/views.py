@@ -138,9 +138,12 @@ class InterfaceViewSet(InventoryViewSet):
 
 
 class JournalEntryViewSet(InventoryViewSet):
-    """What happened to hosts. Viewers read; operators write; admins delete. Status-change and
-    automatic entries are written by the system."""
+    """What happened to hosts: the evidence of every detection, fence and recovery. Viewers
+    read; operators add entries. Append-only: an entry is never changed or deleted (405).
+    Status-change and automatic entries are written by the system."""
 
+    http_method_names = ["get", "post", "head", "options"]
+    delete_role = ConsoleRole.OPERATOR  # so whoever may write the journal hears 405 for a DELETE, not 403
     queryset = JournalEntry.objects.select_related("host", "author")
     serializer_class = JournalEntrySerializer
     filterset_class = filters.JournalEntryFilterSet

@@ -6,14 +6,16 @@ from django.db import transaction
 from ..models import STATUS_TRANSITIONS, Host, HostStatus, JournalEntry, Role, check_transition
 
 
-def add_journal_entry(host, text, author=None, kind=JournalEntry.Kind.NOTE):
-    return JournalEntry.objects.create(host=host, text=text, author=author, kind=kind)
+def add_journal_entry(host, text, author=None, kind=JournalEntry.Kind.NOTE, at=None):
+    """Append to the host's journal; `at` is when it happened (default: now)."""
+    when = {"created_at": at} if at is not None else {}
+    return JournalEntry.objects.create(host=host, text=text, author=author, kind=kind, **when)
 
 
 @transaction.atomic
-def change_status(host, new_status, user=None, reason=""):
+def change_status(host, new_status, user=None, reason="", at=None):
     """Move a host through its lifecycle, refusing transitions the lifecycle forbids,
-    and say so in the host's journal."""
+    and say so in the host's journal (dated `at`, default now)."""
     host = Host.objects.select_for_update().get(pk=host.pk)
     old = host.status
     if old == new_status:
@@ -25,7 +27,7 @@ def change_status(host, new_status, user=None, reason=""):
     text = f"Status {HostStatus(old).label} → {HostStatus(new_status).label}"
     if reason:
         text += f": {reason}"
-    add_journal_entry(host, text, author=user, kind=JournalEntry.Kind.STATUS)
+    add_journal_entry(host, text, author=user, kind=JournalEntry.Kind.STATUS, at=at)
     return host
 
 

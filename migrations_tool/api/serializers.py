@@ -9,6 +9,7 @@ from hypervisors.models import Hypervisor
 
 from ..models import Dependency, MigrationPlan, PlannedWorkload, Run, RunStep, StepState, Strategy, Wave
 from ..services import plans, runs
+from ..source_dsn import clean_source_dsn
 
 MONEY = {"max_digits": 12, "decimal_places": 2, "read_only": True}
 
@@ -58,7 +59,9 @@ class PlannedWorkloadSerializer(serializers.ModelSerializer):
     monthly_after = serializers.DecimalField(allow_null=True, help_text="What it costs a month after the plan",
                                              **MONEY)
     source_dsn = serializers.CharField(write_only=True, required=False, allow_blank=True, max_length=1000,
-                                       help_text="Source database DSN (replatform); never returned")
+                                       help_text="Source database DSN (replatform; admins only): TCP host and port, dbname, "
+                                       "user, password, sslmode, connect_timeout, as key=value or a postgresql:// "
+                                       "URI; never returned")
     has_source_dsn = serializers.SerializerMethodField()
     target_hypervisor = serializers.PrimaryKeyRelatedField(queryset=Hypervisor.objects.all(), required=False,
                                                            allow_null=True)
@@ -79,6 +82,12 @@ class PlannedWorkloadSerializer(serializers.ModelSerializer):
 
     def get_has_source_dsn(self, planned) -> bool:
         return bool(planned.source_dsn)
+
+    def validate_source_dsn(self, value):
+        try:
+            return clean_source_dsn(value, self.context["request"].user)
+        except DjangoValidationError as exc:
+            raise serializers.ValidationError(exc.messages) from exc
 
     def update(self, instance, validated_data):
         try:

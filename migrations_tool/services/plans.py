@@ -18,6 +18,7 @@ from core.roles import model_role
 from hypervisors.models import Hypervisor, VirtualMachine
 
 from ..models import MigrationPlan, PlannedWorkload, Run, Strategy
+from ..source_dsn import parse_source_dsn
 from . import waves as wave_service
 from .assessment import aws_monthly_of
 
@@ -130,12 +131,23 @@ def readiness(plan):
     for w in moving:
         for field, message in choice_errors(w).items():
             problems.append(f"{w.name}: {message}")
-        if w.strategy == Strategy.REPLATFORM_RDS and not w.source_dsn:
-            problems.append(f"{w.name}: give the source database DSN to copy the data from.")
+        if w.strategy == Strategy.REPLATFORM_RDS:
+            problems.extend(f"{w.name}: {problem}" for problem in source_dsn_problems(w.source_dsn))
         if w.wave_id is None:
             problems.append(f"{w.name} is in no wave.")
     problems.extend(wave_service.violations(plan))
     return problems
+
+
+def source_dsn_problems(dsn):
+    """What is wrong with a stored source DSN (one saved before the DSN rules were never checked)."""
+    if not dsn:
+        return ["give the source database DSN to copy the data from."]
+    try:
+        parse_source_dsn(dsn)
+    except ValidationError as exc:
+        return [f"the source database DSN is refused: {' '.join(exc.messages)}"]
+    return []
 
 
 def hypervisor_choices(exclude_id=None):

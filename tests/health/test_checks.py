@@ -133,3 +133,36 @@ def test_ssh_refuses_unknown_keys_and_reports_unreachable_hosts():
     port = closed_port()
     with pytest.raises(ssh_driver.Unreachable, match="refused|Connection"):
         ssh_driver.run("127.0.0.1", port, "root", None, [], "true", timeout=2)
+
+
+@pytest.fixture
+def fake_ping(tmp_path, monkeypatch):
+    """A `ping` first on PATH that records its arguments (one per line) and answers."""
+    record = tmp_path / "ping-args"
+    binary = tmp_path / "bin" / "ping"
+    binary.parent.mkdir()
+    binary.write_text(f'#!/bin/sh\nprintf "%s\\n" "$@" > {record}\nexit 0\n')
+    binary.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{binary.parent}:/usr/bin:/bin")
+    return record
+
+
+def test_ping_ends_its_options_before_the_address(fake_ping):
+    assert net.icmp_ping("127.0.0.1", 1).answered
+    assert fake_ping.read_text().splitlines() == ["-c", "1", "-W", "1", "--", "127.0.0.1"]
+
+
+@pytest.mark.parametrize("address", ["-f", "--help", "-I eth0 127.0.0.1", "/tmp/x", "bmc.example;id", "a..b"])
+def test_a_bmc_address_that_is_not_an_address_is_never_probed(fake_ping, address):
+    (result,) = bmc.probe(Target(1, "luna", bmc_address=address), 1, closed_port(), [])
+    assert not result.ok and "is not an IP address or host name" in result.message
+    assert not fake_ping.exists()
+
+
+@pytest.mark.parametrize("address", ["192.0.2.10", "2001:db8::10", "luna-bmc.ams1.example"])
+def test_ip_addresses_and_host_names_are_probed(fake_ping, monkeypatch, address):
+    # No RMCP answer (without waiting for one), so the probe goes on to ping.
+    monkeypatch.setattr(net, "rmcp_ping", lambda *args: net.Probe(False, False, "udp/623 no RMCP presence pong"))
+    (result,) = bmc.probe(Target(1, "luna", bmc_address=address), 1, closed_port(), [])
+    assert result.ok and result.message == f"BMC {address} answers: ICMP echo reply"
+    assert fake_ping.read_text().splitlines()[-2:] == ["--", address]

@@ -1,6 +1,7 @@
 """Who may do what on every inventory endpoint: anonymous 401, no role 403, viewers
 read only, operators write hosts/interfaces/journal, admins write reference data and
-delete; unknown objects 404."""
+delete; unknown objects 404. The journal is append-only: nobody changes or deletes an
+entry (405)."""
 
 import pytest
 
@@ -20,6 +21,8 @@ ENDPOINTS = {
     "tags": ("admin", "admin"),
 }
 RANK = {"viewer": 1, "operator": 2, "admin": 3}
+APPEND_ONLY = {"journal"}
+CHANGEABLE = [endpoint for endpoint in ENDPOINTS if endpoint not in APPEND_ONLY]
 
 
 @pytest.fixture
@@ -70,7 +73,7 @@ def test_viewer_reads_list_and_detail(viewer_api, objects, endpoint):
     assert viewer_api.get(url(endpoint, objects[endpoint])).json()["id"] == objects[endpoint].pk
 
 
-@pytest.mark.parametrize("endpoint", ENDPOINTS)
+@pytest.mark.parametrize("endpoint", CHANGEABLE)
 def test_unknown_object_is_404(viewer_api, admin_api, db, endpoint):
     assert viewer_api.get(f"{API}/{endpoint}/987654/").status_code == 404
     assert admin_api.patch(f"{API}/{endpoint}/987654/", {}, format="json").status_code == 404
@@ -78,7 +81,7 @@ def test_unknown_object_is_404(viewer_api, admin_api, db, endpoint):
 
 
 @pytest.mark.parametrize("role", ["viewer", "operator", "admin"])
-@pytest.mark.parametrize("endpoint", ENDPOINTS)
+@pytest.mark.parametrize("endpoint", CHANGEABLE)
 def test_write_needs_the_write_role(clients, objects, endpoint, role):
     """A PATCH that changes nothing: allowed (200) or refused (403) purely on role."""
     response = clients[role].patch(url(endpoint, objects[endpoint]), {}, format="json")
@@ -87,13 +90,22 @@ def test_write_needs_the_write_role(clients, objects, endpoint, role):
 
 
 @pytest.mark.parametrize("role", ["viewer", "operator"])
-@pytest.mark.parametrize("endpoint", ENDPOINTS)
+@pytest.mark.parametrize("endpoint", CHANGEABLE)
 def test_only_admins_delete(clients, objects, endpoint, role):
     assert clients[role].delete(url(endpoint, objects[endpoint])).status_code == 403
     assert type(objects[endpoint]).objects.filter(pk=objects[endpoint].pk).exists()
 
 
-@pytest.mark.parametrize("endpoint", ["interfaces", "journal", "tags", "naming-schemes"])
+@pytest.mark.parametrize("role", ["operator", "admin"])
+@pytest.mark.parametrize("method", ["put", "patch", "delete"])
+def test_nobody_changes_or_deletes_a_journal_entry(clients, objects, role, method):
+    entry = objects["journal"]
+    response = getattr(clients[role], method)(url("journal", entry), {"text": "forged"}, format="json")
+    assert response.status_code == 405
+    assert JournalEntry.objects.get(pk=entry.pk).text == "Racked"
+
+
+@pytest.mark.parametrize("endpoint", ["interfaces", "tags", "naming-schemes"])
 def test_admin_deletes(admin_api, objects, endpoint):
     assert admin_api.delete(url(endpoint, objects[endpoint])).status_code == 204
     assert not type(objects[endpoint]).objects.filter(pk=objects[endpoint].pk).exists()
