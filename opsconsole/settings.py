@@ -87,6 +87,7 @@ INSTALLED_APPS = [
     "auditlog",
     "core",
     "inventory",
+    "access",
     "hypervisors",
     "cloud",
     "health",

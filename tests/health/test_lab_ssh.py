@@ -2,7 +2,8 @@
 
 import pytest
 
-from health.models import CheckResult, CheckStatus, HostHealth, HostKey
+from access.models import HostKey
+from health.models import CheckResult, CheckStatus, HostHealth
 from health.services import sweep
 from inventory.models import JournalEntry
 

@@ -8,10 +8,10 @@ import uuid
 import libvirt
 import pytest
 
+from access.models import HostKey, SSHCredential
+from access.services import trust
 from core.jobs import JobRecorder, create_job, run_job
 from core.models import Job
-from health.models import HostKey, SSHCredential
-from health.services import hostkeys
 from hypervisors.models import Hypervisor, VirtualMachine
 from hypervisors.services import migration, sync
 from hypervisors.services.actions import domain_xml
@@ -42,7 +42,7 @@ def local_storage(lab, lab_hypervisors):
     shared storage declared by its path, and an empty local directory on every host."""
     SSHCredential.objects.create(name="lab", username="root", private_key=lab.ssh_key.read_text(), is_default=True)
     for name, lab_host in lab.load().items():
-        hostkeys.trust_public_key(lab_hypervisors[name].host, lab_host.ssh_host_key, None)
+        trust.trust_public_key(lab_hypervisors[name].host, lab_host.ssh_host_key, None)
         on_host(lab, name, f"mkdir -p {LOCAL} && rm -f {LOCAL}/*")
     Hypervisor.objects.update(shared_storage_path=str(lab.shared_storage))
     for hypervisor in lab_hypervisors.values():
@@ -187,7 +187,7 @@ def distrust(lab, danube):
 def trust_an_impostor(lab, danube):
     """A trusted key that is not the one the host presents."""
     HostKey.objects.filter(host=danube.host).delete()
-    hostkeys.trust_public_key(danube.host, lab.host("rhine").ssh_host_key, None)
+    trust.trust_public_key(danube.host, lab.host("rhine").ssh_host_key, None)
 
 
 @pytest.mark.django_db(transaction=True)

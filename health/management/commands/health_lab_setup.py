@@ -6,8 +6,8 @@ out-of-band comparison an operator would do). Idempotent."""
 from django.core.management.base import BaseCommand
 from django.db import transaction
 
-from health.models import SSHCredential
-from health.services import hostkeys
+from access.models import SSHCredential
+from access.services import trust
 from hypervisors.labconfig import configured_lab
 from inventory.models import Host, Role
 
@@ -35,5 +35,5 @@ class Command(BaseCommand):
                 host.mgmt_address = lab_host.address
                 host.save(update_fields=["mgmt_address", "updated_at"])
             credential.hosts.add(host)
-            key = hostkeys.trust_public_key(host, lab_host.ssh_host_key, None)
+            key = trust.trust_public_key(host, lab_host.ssh_host_key, None)
             self.stdout.write(f"health: {name} at {lab_host.address}, host key {key.fingerprint} trusted")
