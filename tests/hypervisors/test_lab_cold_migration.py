@@ -190,10 +190,17 @@ def trust_an_impostor(lab, danube):
     trust.trust_public_key(danube.host, lab.host("rhine").ssh_host_key, None)
 
 
+def point_elsewhere(lab, danube):
+    """An operator gives danube another management address (here: rhine's machine)."""
+    danube.host.mgmt_address = lab.host("rhine").address
+    danube.host.save()
+
+
 @pytest.mark.django_db(transaction=True)
 @pytest.mark.parametrize("break_trust, reason", [
     (distrust, "danube has no trusted SSH host key: trust it on the health page first"),
     (trust_an_impostor, "HOST KEY CHANGED"),
+    (point_elsewhere, "danube has no trusted SSH host key: trust it on the health page first"),
 ])
 def test_no_byte_moves_to_a_host_whose_key_is_not_trusted(lab, local_storage, break_trust, reason):
     rhine, danube = local_storage["rhine"], local_storage["danube"]
