@@ -92,6 +92,7 @@ INSTALLED_APPS = [
     "cloud",
     "health",
     "migrations_tool",
+    "dashboard",
 ]
 
 MIDDLEWARE = [

@@ -30,6 +30,7 @@ urlpatterns = [
     path("health/", include("health.urls")),
     path("migrations/", include("migrations_tool.urls")),
     path("metrics", HealthMetricsView.as_view(), name="metrics"),
+    path("", include("dashboard.urls")),
     path("", include("core.urls")),
 ]
 
