@@ -17,21 +17,7 @@ from core.jobs import create_job
 from core.models import Job
 from hypervisors.models import Hypervisor, VirtualMachine
 from inventory.models import Host, Role, Site
-
-HTMX = {"HTTP_HX_REQUEST": "true"}
-
-
-def logged_in(client, user):
-    client.force_login(user)
-    return client
-
-
-@pytest.fixture
-def running_job(operator, host):
-    job = create_job("hypervisors.sync", "Sync VMs from luna", user=operator, target=host)
-    Job.objects.filter(pk=job.pk).update(state="running", progress=45, message="Listing domains", log="10:00:00 Connected\n")
-    job.refresh_from_db()
-    return job
+from tests.core.test_console_pages import HTMX, logged_in, running_job  # noqa: F401  running_job: a fixture
 
 
 def test_the_dashboard_is_at_the_root_and_where_a_login_lands(client, viewer, settings):
