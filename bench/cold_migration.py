@@ -31,8 +31,9 @@ def main():
 
     from core.jobs import create_job, run_job
     from core.models import Job
-    from health.models import SSHCredential
-    from health.services import hostkeys
+    from access.models import SSHCredential
+    from core.actions import SYSTEM
+    from access.services import trust
     from hypervisors.drivers import libvirt_driver as driver
     from hypervisors.lab import Lab
     from hypervisors.models import Hypervisor, VirtualMachine
@@ -57,7 +58,7 @@ def main():
                                        cpu_cores=2, memory_mib=8192)
             hvs[name] = Hypervisor.objects.create(host=host, uri=lab_host.uri,
                                                   shared_storage_path=str(lab.shared_storage))
-            hostkeys.trust_public_key(host, lab_host.ssh_host_key, None)
+            trust.trust_public_key(host, lab_host.ssh_host_key, user=SYSTEM)
             ssh(name, f"mkdir -p {LOCAL} && rm -f {LOCAL}/*")
         path = f"{LOCAL}/thin.img"
         ssh("coldsrc", f"head -c {args.data_mib}M /dev/urandom > {path} && truncate -s {args.disk_mib}M {path}")

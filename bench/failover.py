@@ -37,8 +37,11 @@ def main():
     import libvirt
 
     from health import conf
-    from health.models import CheckSchedule, FenceDevice, HealthEvent, Recovery, SiteRecoveryPolicy, SSHCredential
-    from health.services import hostkeys, sweep
+    from access.models import SSHCredential
+    from core.actions import SYSTEM
+    from access.services import trust
+    from health.models import CheckSchedule, FenceDevice, HealthEvent, Recovery, SiteRecoveryPolicy
+    from health.services import sweep
     from hypervisors.drivers import libvirt_driver as driver
     from hypervisors.lab import Lab
     from hypervisors.models import Hypervisor, VirtualMachine
@@ -63,7 +66,7 @@ def main():
                 host = Host.objects.create(hostname=name, site=site, role=role, mgmt_address=lab_host.address,
                                            status="spare" if name == "fospare" else "active", cpu_cores=4,
                                            memory_mib=4096)
-                hostkeys.trust_public_key(host, lab_host.ssh_host_key, None)
+                trust.trust_public_key(host, lab_host.ssh_host_key, user=SYSTEM)
                 hvs[name] = Hypervisor.objects.create(host=host, uri=lab_host.uri, shared_storage=True)
                 FenceDevice.objects.create(host=host, agent="lab", lab_root=str(lab.root), timeout_seconds=10)
                 _clear_guests(libvirt, lab_host.uri)
@@ -167,7 +170,7 @@ def _stop_worker(proc):
 
 
 def _reset_database():
-    from health.models import SSHCredential
+    from access.models import SSHCredential
     from hypervisors.models import Hypervisor, VirtualMachine
     from inventory.models import Host, Role, Site
 

@@ -105,8 +105,11 @@ def main():
 
     from django.core.management import call_command
 
-    from health.models import CheckResult, SSHCredential
-    from health.services import hostkeys, sweep
+    from access.models import SSHCredential
+    from core.actions import SYSTEM
+    from access.services import trust
+    from health.models import CheckResult
+    from health.services import sweep
     from hypervisors.lab import Lab
     from inventory.models import Host, Role, Site
 
@@ -127,11 +130,11 @@ def main():
         for name, lab_host in lab_hosts.items():
             host = Host.objects.create(hostname=name, site=site, role=lab_role, status="active",
                                        mgmt_address=lab_host.address)
-            hostkeys.trust_public_key(host, lab_host.ssh_host_key, None)
+            trust.trust_public_key(host, lab_host.ssh_host_key, user=SYSTEM)
         for index, address in enumerate(addresses):
             host = Host.objects.create(hostname=f"loop{index:03d}", site=site, role=loop_role, status="active",
                                        mgmt_address=address)
-            hostkeys.trust_public_key(host, sshds.public_key, None)
+            trust.trust_public_key(host, sshds.public_key, user=SYSTEM)
         total = Host.objects.count()
         print(f"{total} targets: {len(lab_hosts)} lab hosts (198.18.253.x:22) and {loop_count} loopback aliases "
               f"({LOOPBACK_NET}1-{loop_count}:{sshds.port}, {len(sshds.pid_files)} sshd processes); "

@@ -71,7 +71,8 @@ def model_urls(model, prefix, form_class=None, views=None, only=None, **options)
         if view is None or (only is not None and action not in only):
             continue
         view = view.as_view() if isinstance(view, type) else view
-        patterns.append(path(f"{prefix}/{below}", view, name=f"{model._meta.model_name}_{action}"))
+        route = f"{prefix}/{below}" if prefix else below
+        patterns.append(path(route, view, name=f"{model._meta.model_name}_{action}"))
     return patterns
 
 

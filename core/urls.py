@@ -3,8 +3,6 @@ from django.urls import path
 from . import views
 
 urlpatterns = [
-    path("", views.DashboardView.as_view(), name="dashboard"),
-    path("dashboard/jobs/", views.DashboardJobsView.as_view(), name="dashboard_jobs"),
     path("jobs/", views.JobListView.as_view(), name="job_list"),
     path("jobs/<int:pk>/", views.JobDetailView.as_view(), name="job_detail"),
     path("jobs/<int:pk>/progress/", views.JobProgressView.as_view(), name="job_progress"),

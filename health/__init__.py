@@ -1,7 +1,7 @@
 """Health: scheduled checks, results, failure detection and alerts.
 
-- Checks (health/checks, drivers in health/drivers): SSH login (paramiko, key auth,
-  host keys verified against keys an operator trusted), metrics over SSH (load, memory,
+- Checks (health/checks, drivers in health/drivers): SSH login (access's SSH driver and
+  credentials, host keys verified against keys an admin trusted), metrics over SSH (load, memory,
   disk per mount, uptime, failed systemd units), libvirt reachability and VM count
   (through hypervisors.drivers), TCP ports per role, BMC reachability.
 - Scheduling: beat runs one tick (`health.scheduled_sweep`); CheckSchedule rows say how

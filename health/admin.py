@@ -6,30 +6,10 @@ from .models import (
     FenceAttempt,
     FenceDevice,
     HostHealth,
-    HostKey,
     PortCheck,
     Recovery,
     SiteRecoveryPolicy,
-    SSHCredential,
 )
-
-
-@admin.register(SSHCredential)
-class SSHCredentialAdmin(admin.ModelAdmin):
-    # The key fields are left out: the admin would render the decrypted key back.
-    fields = ["name", "username", "port", "is_default", "roles", "hosts"]
-    list_display = ["name", "username", "port", "is_default"]
-    filter_horizontal = ["roles", "hosts"]
-
-    def has_add_permission(self, request):
-        return False  # a credential needs its key: add it in the console or the API
-
-
-@admin.register(HostKey)
-class HostKeyAdmin(admin.ModelAdmin):
-    list_display = ["host", "key_type", "fingerprint", "trusted_at", "trusted_by"]
-    readonly_fields = ["host", "key_type", "key", "fingerprint", "first_seen", "last_seen", "replaces", "trusted_by",
-                       "trusted_at"]
 
 
 admin.site.register(CheckSchedule, list_display=["check_type", "role", "host", "interval_seconds", "enabled"])

@@ -3,11 +3,8 @@ people edit. Results, statuses and alerts are data, not changes."""
 
 from auditlog.registry import auditlog
 
-from .models import AlertTarget, CheckSchedule, FenceDevice, HostKey, PortCheck, SiteRecoveryPolicy, SSHCredential
+from .models import AlertTarget, CheckSchedule, FenceDevice, PortCheck, SiteRecoveryPolicy
 
-# The private key and its passphrase never enter the log, not even masked.
-auditlog.register(SSHCredential, exclude_fields=["private_key", "passphrase"], m2m_fields={"roles", "hosts"})
-auditlog.register(HostKey, exclude_fields=["last_seen"])
 auditlog.register(CheckSchedule)
 auditlog.register(PortCheck)
 # A webhook URL carries a token: logged as scheme://host/… only; the signing secret never.

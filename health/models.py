@@ -1,7 +1,7 @@
-"""Health: how hosts are checked (credentials, trusted host keys, schedules, ports),
-what the checks found (results, hourly aggregates, the latest status per check), what
-that means for each host (its health state and the events that changed it) and whom
-we told (alerts, their deliveries and every delivery attempt)."""
+"""Health: how hosts are checked (schedules, ports; SSH credentials and host keys are the
+access app's), what the checks found (results, hourly aggregates, the latest status per
+check), what that means for each host (its health state and the events that changed it)
+and whom we told (alerts, their deliveries and every delivery attempt)."""
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
@@ -35,64 +35,6 @@ class HealthState(models.TextChoices):
 
 
 # --- how hosts are checked ----------------------------------------------------------
-
-
-class SSHCredential(models.Model):
-    """A login the SSH checks use: the default one, or one for some roles or hosts
-    (a host's own credential wins over its role's, which wins over the default)."""
-
-    required_roles = CONFIGURATION_ROLES
-
-    name = models.CharField(max_length=100, unique=True)
-    username = models.CharField(max_length=64, default="root")
-    port = models.PositiveIntegerField(default=22, validators=[MinValueValidator(1), MaxValueValidator(65535)],
-                                       help_text="SSH port of the hosts this credential is used for")
-    private_key = EncryptedTextField(help_text="OpenSSH or PEM private key; stored encrypted, never shown again")
-    passphrase = EncryptedTextField(blank=True, help_text="Of the private key, if it has one; stored encrypted")
-    is_default = models.BooleanField(default=False, help_text="Used for hosts no other credential names")
-    roles = models.ManyToManyField(Role, blank=True, related_name="ssh_credentials")
-    hosts = models.ManyToManyField(Host, blank=True, related_name="ssh_credentials")
-    created_at = models.DateTimeField(auto_now_add=True)
-    updated_at = models.DateTimeField(auto_now=True)
-
-    class Meta:
-        ordering = ["name"]
-        verbose_name = "SSH credential"
-        constraints = [
-            models.UniqueConstraint(fields=["is_default"], condition=Q(is_default=True), name="one_default_ssh_credential")
-        ]
-
-    def __str__(self):
-        return self.name
-
-
-class HostKey(models.Model):
-    """An SSH host key a host offered. Trusted once an operator compared its fingerprint;
-    until then it is pending and the SSH check fails."""
-
-    host = models.ForeignKey(Host, on_delete=models.CASCADE, related_name="ssh_host_keys")
-    key_type = models.CharField(max_length=64)
-    key = models.TextField(help_text="The public key, base64 as in known_hosts")
-    fingerprint = models.CharField(max_length=100, help_text="SHA256:… as ssh-keygen -l prints it")
-    first_seen = models.DateTimeField(auto_now_add=True)
-    last_seen = models.DateTimeField(null=True, blank=True)
-    replaces = models.CharField(max_length=100, blank=True,
-                                help_text="Fingerprint of the trusted key this one would replace (a changed host key)")
-    trusted_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
-                                   related_name="+")
-    trusted_at = models.DateTimeField(null=True, blank=True)
-
-    class Meta:
-        ordering = ["host__hostname", "-first_seen"]
-        verbose_name = "SSH host key"
-        constraints = [models.UniqueConstraint(fields=["host", "key_type", "key"], name="host_key_unique")]
-
-    def __str__(self):
-        return f"{self.host.hostname} {self.key_type} {self.fingerprint}"
-
-    @property
-    def trusted(self):
-        return self.trusted_at is not None
 
 
 class CheckSchedule(models.Model):

@@ -2,7 +2,9 @@
 
 from django.db.models import Count, Prefetch, Q
 
-from .models import Alert, AlertDelivery, CheckStatus, HealthEvent, HealthState, HostHealth, HostKey
+from access.models import HostKey
+
+from .models import Alert, AlertDelivery, CheckStatus, HealthEvent, HealthState, HostHealth
 
 RECENT_EVENTS = 20
 RECENT_ALERTS = 10

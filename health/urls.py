@@ -1,10 +1,12 @@
-from django.urls import path, reverse_lazy
+from django.urls import path
 
+from access.forms import SSHCredentialForm
+from access.models import SSHCredential
 from core.generic import model_urls
 
 from . import views
-from .forms import AlertTargetForm, CheckScheduleForm, PortCheckForm, SSHCredentialForm
-from .models import AlertTarget, CheckSchedule, HostKey, PortCheck, SSHCredential
+from .forms import AlertTargetForm, CheckScheduleForm, PortCheckForm
+from .models import AlertTarget, CheckSchedule, PortCheck
 
 # Schedules, ports, credentials and alert targets are listed on the settings page.
 SETTINGS = {"list_url": views.SETTINGS_URL}
@@ -25,10 +27,6 @@ urlpatterns = [
     path("recoveries/<int:pk>/progress/", views.RecoveryProgressView.as_view(), name="recovery_progress"),
     path("recoveries/<int:pk>/dismiss/", views.DismissRecoveryView.as_view(), name="recovery_dismiss"),
     path("settings/recovery/<int:site_pk>/", views.RecoveryPolicyView.as_view(), name="recovery_policy"),
-    path("host-keys/", views.HostKeyListView.as_view(), name="host_keys"),
-    path("host-keys/add/", views.KnownHostKeyView.as_view(), name="host_key_add"),
-    path("host-keys/<int:pk>/trust/", views.TrustHostKeyView.as_view(), name="host_key_trust"),
-    *model_urls(HostKey, "host-keys", only=("delete",), list_url=reverse_lazy("health:host_keys")),
     path("alerts/", views.AlertListView.as_view(), name="alerts"),
     path("settings/", views.SettingsView.as_view(), name="settings"),
     *model_urls(CheckSchedule, "settings/schedules", CheckScheduleForm, **SETTINGS),

@@ -1,6 +1,6 @@
-"""Console pages of health: what is failing now, a host's health (checks, charts, events),
-SSH host keys and their trust step, alerts, settings (schedules, ports, credentials,
-alert targets) and the /metrics scrape endpoint."""
+"""Console pages of health: what is failing now, a host's health (checks, charts, events,
+its SSH host keys), alerts, settings (schedules, ports, credentials, alert targets) and
+the /metrics scrape endpoint. The host-key pages themselves are access's."""
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_not_required
@@ -8,10 +8,11 @@ from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse, reverse_lazy
 from django.utils.decorators import method_decorator
-from django.utils.http import url_has_allowed_host_and_scheme
 from django.views import View
 from django.views.generic import DetailView, ListView, TemplateView
 
+from access.forms import TrustKeyForm
+from access.models import HostKey, SSHCredential
 from core.generic import ObjectEditView
 from core.mixins import AdminRequiredMixin, OperatorRequiredMixin, ViewerRequiredMixin
 from hypervisors.models import Hypervisor
@@ -19,20 +20,18 @@ from hypervisors.services import ha_restart
 from inventory.models import Host, Site
 
 from . import conf, selectors, tasks
-from .forms import FenceDeviceForm, KnownKeyForm, RecoveryPolicyForm, StartRecoveryForm, TrustKeyForm
+from .forms import FenceDeviceForm, RecoveryPolicyForm, StartRecoveryForm
 from .models import (
     Alert,
     AlertTarget,
     CheckSchedule,
     FenceAttempt,
     FenceDevice,
-    HostKey,
     PortCheck,
     Recovery,
     SiteRecoveryPolicy,
-    SSHCredential,
 )
-from .services import history, hostkeys, prometheus, recovery
+from .services import history, prometheus, recovery
 from .templatetags.health import health_of
 
 SETTINGS_URL = reverse_lazy("health:settings")
@@ -124,56 +123,6 @@ class CheckNowView(OperatorRequiredMixin, View):
             host = get_object_or_404(Host, pk=pk)
             job = tasks.start_sweep(request.user, [host.pk], title=f"Health checks of {host.hostname}", target=host)
         return redirect("job_detail", pk=job.pk)
-
-
-# --- host keys -------------------------------------------------------------------------
-
-
-def host_keys_context(known_form=None):
-    keys = HostKey.objects.select_related("host", "trusted_by").order_by("host__hostname", "key_type")
-    return {"pending": [k for k in keys if not k.trusted], "trusted": [k for k in keys if k.trusted],
-            "trust_form": TrustKeyForm(), "known_form": known_form or KnownKeyForm()}
-
-
-class HostKeyListView(ViewerRequiredMixin, TemplateView):
-    template_name = "health/host_keys.html"
-
-    def get_context_data(self, **kwargs):
-        return super().get_context_data(**host_keys_context(), **kwargs)
-
-
-class TrustHostKeyView(OperatorRequiredMixin, View):
-    def post(self, request, pk):
-        key = get_object_or_404(HostKey.objects.select_related("host"), pk=pk)
-        form = TrustKeyForm(request.POST)
-        if not form.is_valid():
-            messages.error(request, "Tick the box to confirm you compared the fingerprint; the key was not trusted.")
-        else:
-            try:
-                hostkeys.trust(key, request.user, confirm_fingerprint=form.cleaned_data["fingerprint"])
-                messages.success(request, f"{key.host.hostname}: {key.key_type} {key.fingerprint} is trusted.")
-            except hostkeys.FingerprintMismatch as exc:
-                messages.error(request, str(exc))
-        return redirect(safe_next(request) or reverse("health:host_keys"))
-
-
-def safe_next(request):
-    """The form's "next" page, if it is one of ours (never an open redirect)."""
-    target = request.POST.get("next", "")
-    if target and url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()},
-                                                  require_https=request.is_secure()):
-        return target
-    return None
-
-
-class KnownHostKeyView(OperatorRequiredMixin, View):
-    def post(self, request):
-        form = KnownKeyForm(request.POST)
-        if form.is_valid():
-            key = hostkeys.trust_public_key(form.cleaned_data["host"], form.cleaned_data["public_key"], request.user)
-            messages.success(request, f"{key.host.hostname}: {key.key_type} {key.fingerprint} is trusted.")
-            return redirect("health:host_keys")
-        return render(request, "health/host_keys.html", host_keys_context(known_form=form), status=400)
 
 
 # --- alerts ----------------------------------------------------------------------------

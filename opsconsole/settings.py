@@ -90,10 +90,12 @@ INSTALLED_APPS = [
     "axes",
     "core",
     "inventory",
+    "access",
     "hypervisors",
     "cloud",
     "health",
     "migrations_tool",
+    "dashboard",
 ]
 
 MIDDLEWARE = [

@@ -10,6 +10,7 @@ api_patterns = [
     path("inventory/", include("inventory.api.urls")),
     path("hypervisors/", include("hypervisors.api.urls")),
     path("cloud/", include("cloud.api.urls")),
+    path("health/", include("access.api.urls")),
     path("health/", include("health.api.urls")),
     path("migrations/", include("migrations_tool.api.urls")),
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
@@ -26,9 +27,11 @@ urlpatterns = [
     path("inventory/", include("inventory.urls")),
     path("hypervisors/", include("hypervisors.urls")),
     path("cloud/", include("cloud.urls")),
+    path("health/host-keys/", include("access.urls")),
     path("health/", include("health.urls")),
     path("migrations/", include("migrations_tool.urls")),
     path("metrics", HealthMetricsView.as_view(), name="metrics"),
+    path("", include("dashboard.urls")),
     path("", include("core.urls")),
 ]
 

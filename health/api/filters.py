@@ -4,7 +4,7 @@ import django_filters
 
 from core.api.filters import UtcIsoDateTimeFilter
 
-from ..models import Alert, Check, CheckResult, CheckSchedule, HealthState, HostHealth, HostKey
+from ..models import Alert, Check, CheckResult, CheckSchedule, HealthState, HostHealth
 
 
 class CheckResultFilterSet(django_filters.FilterSet):
@@ -29,17 +29,6 @@ class HostHealthFilterSet(django_filters.FilterSet):
     class Meta:
         model = HostHealth
         fields = ["state", "flapping", "hostname", "site"]
-
-
-class HostKeyFilterSet(django_filters.FilterSet):
-    host = django_filters.NumberFilter(field_name="host_id", label="Host id")
-    hostname = django_filters.CharFilter(field_name="host__hostname")
-    trusted = django_filters.BooleanFilter(field_name="trusted_at", lookup_expr="isnull", exclude=True,
-                                           label="true: trusted keys; false: keys pending trust")
-
-    class Meta:
-        model = HostKey
-        fields = ["host", "hostname", "trusted"]
 
 
 class CheckScheduleFilterSet(django_filters.FilterSet):

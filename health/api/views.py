@@ -1,11 +1,12 @@
-"""Health API. Viewers read results, states, keys and alerts; operators trust host keys
-and start sweeps; admins configure schedules, ports, SSH credentials and alert targets."""
+"""Health API. Viewers read results, states and alerts; operators start sweeps; admins
+configure schedules, ports and alert targets. Host keys and SSH credentials, under
+/api/health/ too, are the access app's."""
 
 from django.db import transaction
 from django.db.models import Prefetch
 from django.urls import reverse
 from drf_spectacular.utils import extend_schema
-from rest_framework import mixins, serializers, status, viewsets
+from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -27,13 +28,11 @@ from ..models import (
     FenceAttempt,
     FenceDevice,
     HostHealth,
-    HostKey,
     PortCheck,
     Recovery,
     SiteRecoveryPolicy,
-    SSHCredential,
 )
-from ..services import history, hostkeys, recovery
+from ..services import history, recovery
 from . import filters
 from .serializers import (
     AlertSerializer,
@@ -43,18 +42,14 @@ from .serializers import (
     FenceAttemptSerializer,
     FenceDeviceSerializer,
     HostHealthSerializer,
-    HostKeySerializer,
-    KnownKeySerializer,
     PortCheckSerializer,
     RecoveryPolicySerializer,
     RecoverySerializer,
     SeriesQuerySerializer,
     SeriesSerializer,
-    SSHCredentialSerializer,
     StartRecoverySerializer,
     SweepAcceptedSerializer,
     SweepSerializer,
-    TrustKeySerializer,
 )
 
 
@@ -95,46 +90,6 @@ class HostHealthViewSet(ApiViewMixin, viewsets.ReadOnlyModelViewSet):
         return Response(history.metric_series(health.host, span))
 
 
-class HostKeyViewSet(ApiViewMixin, mixins.CreateModelMixin, mixins.DestroyModelMixin, viewsets.ReadOnlyModelViewSet):
-    """SSH host keys: pending ones (offered by a host, not trusted yet: its SSH check fails)
-    and trusted ones. Operators trust a pending key after comparing its fingerprint (POST
-    …/trust/ with that fingerprint) or trust a key known beforehand (POST with host and
-    public_key). Admins delete (revoke) keys."""
-
-    queryset = HostKey.objects.select_related("host", "trusted_by")
-    serializer_class = HostKeySerializer
-    filterset_class = filters.HostKeyFilterSet
-    ordering_fields = ["first_seen", "trusted_at", "host__hostname"]
-    lookup_value_regex = r"[0-9]+"
-    write_role = ConsoleRole.OPERATOR
-    delete_role = ConsoleRole.ADMIN
-
-    @extend_schema(request=KnownKeySerializer, responses={201: HostKeySerializer})
-    def create(self, request):
-        data = validated(KnownKeySerializer, request.data)
-        with audited(request):
-            key = hostkeys.trust_public_key(data["host"], data["public_key"], request.user)
-        return Response(HostKeySerializer(key).data, status=status.HTTP_201_CREATED)
-
-    @extend_schema(request=TrustKeySerializer, responses=HostKeySerializer)
-    @action(detail=True, methods=["post"])
-    def trust(self, request, pk=None):
-        """Trust this key. `fingerprint` must be the key's: the one you verified on the host
-        (e.g. `ssh-keygen -lf /etc/ssh/ssh_host_ed25519_key.pub` on its console)."""
-        key = self.get_object()
-        fingerprint = validated(TrustKeySerializer, request.data)["fingerprint"]
-        try:
-            with audited(request):
-                key = hostkeys.trust(key, request.user, confirm_fingerprint=fingerprint)
-        except hostkeys.FingerprintMismatch as exc:
-            raise serializers.ValidationError({"fingerprint": [str(exc)]}) from exc
-        return Response(self.get_serializer(key).data)
-
-    def perform_destroy(self, instance):
-        with transaction.atomic(), audited(self.request):
-            instance.delete()
-
-
 class AdminConfigViewSet(ApiViewMixin, AuditedMixin, viewsets.ModelViewSet):
     # Health configuration: viewers read, admins change (the models' required_roles).
 
@@ -158,15 +113,6 @@ class PortCheckViewSet(AdminConfigViewSet):
     serializer_class = PortCheckSerializer
     filterset_fields = ["port"]
     ordering_fields = ["port"]
-
-
-class SSHCredentialViewSet(AdminConfigViewSet):
-    """SSH logins for the checks (default, per role, per host). Keys are write-only."""
-
-    queryset = SSHCredential.objects.prefetch_related("roles", "hosts")
-    serializer_class = SSHCredentialSerializer
-    filterset_fields = ["is_default"]
-    ordering_fields = ["name"]
 
 
 class AlertTargetViewSet(AdminConfigViewSet):

@@ -1,7 +1,8 @@
 """The SSH checks: login (key auth, host key verified) and, in the same session when
 both are due, the metrics script."""
 
-from ..drivers import ssh as driver
+from access.drivers import ssh as driver
+
 from . import metrics as metrics_script
 from .base import OfferedKey, Outcome, Stopwatch
 

@@ -1,7 +1,7 @@
 """Files on a hypervisor over SSH (paramiko): stat, read, write, checksum, remove.
 
-Host keys are verified against the keys an operator trusted (health's HostKey), with
-the health app's SSH helpers: a key nobody trusted, or a changed one, refuses the
+Host keys are verified against the keys an admin trusted (access's HostKey), with the
+access app's SSH helpers: a key nobody trusted, or a changed one, refuses the
 connection. No agent, no ~/.ssh, no known_hosts file.
 """
 
@@ -12,7 +12,7 @@ import stat
 
 import paramiko
 
-from health.drivers.ssh import (
+from access.drivers.ssh import (
     AuthenticationFailed,
     HostKeyChanged,
     RefuseUnknownKeys,

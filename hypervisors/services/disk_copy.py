@@ -14,10 +14,12 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from urllib.parse import urlparse
 
-from health.drivers.ssh import BadPrivateKey, SSHFailure, load_private_key
-from health.models import HostKey
-from health.services.targets import CredentialBook
-from inventory.ansible import ansible_address
+from django.core.exceptions import ObjectDoesNotExist
+
+from access.addresses import ssh_address
+from access.drivers.ssh import BadPrivateKey, SSHFailure, load_private_key
+from access.services.credentials import CredentialBook
+from access.services.trust import trusted_keys
 
 from ..drivers.ssh_files import TRANSFER_ERRORS, RemoteFiles, copy_stream
 from ..models import Hypervisor
@@ -43,14 +45,23 @@ class SSHLogin:
     trusted_keys: list
 
 
+def uri_address(host):
+    """The machine a hypervisor's libvirt URI names: where SSH reaches a hypervisor the
+    inventory has no address for (registered with access.addresses)."""
+    try:
+        return urlparse(host.hypervisor.uri).hostname
+    except (ObjectDoesNotExist, ValueError):
+        return None
+
+
 def ssh_login(hypervisor: Hypervisor, book=None) -> SSHLogin:
-    """How to log in to a hypervisor: the health app's SSH credential for its host (own >
-    role > default), else the private key stored on the hypervisor; host keys an
-    operator trusted. Refuses, saying what to do, when either is missing."""
+    """How to log in to a hypervisor: the SSH credential for its host (own > role >
+    default), else the private key stored on the hypervisor; the host keys an admin
+    trusted for the address it is reached at. Refuses, saying what to do, when either is missing."""
     host = hypervisor.host
     book = book or CredentialBook()
     uri = urlparse(hypervisor.uri)
-    address = ansible_address(host) or uri.hostname
+    address = ssh_address(host)
     if not address:
         raise DiskCopyRefused(f"{hypervisor.name} has no management address to reach it over SSH")
     credential = book.for_host(host)
@@ -70,7 +81,7 @@ def ssh_login(hypervisor: Hypervisor, book=None) -> SSHLogin:
             f"no SSH credential for {hypervisor.name}: add one on the health page or store a private key "
             "on the hypervisor"
         )
-    trusted = list(HostKey.objects.filter(host=host, trusted_at__isnull=False).values_list("key_type", "key"))
+    trusted = trusted_keys([host]).get(host.pk)
     if not trusted:
         raise DiskCopyRefused(f"{hypervisor.name} has no trusted SSH host key: trust it on the health page first")
     return SSHLogin(address, port, username, pkey, trusted)

@@ -8,8 +8,9 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 
 from health.checks.base import Outcome
-from health.models import AlertTarget, SiteRecoveryPolicy, SSHCredential
-from health.services import hostkeys
+from access.models import SSHCredential
+from access.services import trust
+from health.models import AlertTarget, SiteRecoveryPolicy
 from hypervisors.models import Hypervisor, VirtualMachine
 from hypervisors.services import sync
 from inventory.models import Host, Role, Site
@@ -56,7 +57,7 @@ def trust_lab_keys(lab, hosts, user=None):  # noqa: F811
     """Trust each lab host's current SSH host key, as read from the lab itself."""
     for name, lab_host in lab.load().items():
         if name in hosts:
-            hostkeys.trust_public_key(hosts[name], lab_host.ssh_host_key, user)
+            trust.trust_public_key(hosts[name], lab_host.ssh_host_key, user=user)
 
 
 @pytest.fixture

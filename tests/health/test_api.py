@@ -1,23 +1,15 @@
 """The health API: who may do what, filters, write-only secrets, fixed query counts."""
 
-import subprocess
 from datetime import timedelta
 
 import pytest
 from django.utils import timezone
 
 from core.models import Job
-from health.models import CheckResult, CheckSchedule, CheckStatus, HostHealth, HostKey, SSHCredential
+from health.models import CheckResult, CheckSchedule, CheckStatus, HostHealth
 from inventory.models import Host
 
 API = "/api/health/"
-
-
-@pytest.fixture(scope="module")
-def private_key(tmp_path_factory):
-    path = tmp_path_factory.mktemp("keys") / "id_ed25519"
-    subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(path)], check=True)
-    return path.read_text(), (path.parent / "id_ed25519.pub").read_text()
 
 
 @pytest.fixture
@@ -69,61 +61,6 @@ def test_lists_cost_a_fixed_number_of_queries(viewer_api, results, site, app_rol
         assert viewer_api.get(f"{API}hosts/").json()["count"] == 7
     with django_assert_max_num_queries(8):
         assert viewer_api.get(f"{API}results/").json()["count"] == 4
-
-
-def test_host_keys_trust_needs_an_operator_and_the_right_fingerprint(viewer_api, operator_api, admin_api, host,
-                                                                      private_key):
-    public = private_key[1].split()
-    key = HostKey.objects.create(host=host, key_type=public[0], key=public[1], fingerprint="SHA256:abc")
-    url = f"{API}host-keys/{key.pk}/trust/"
-    assert viewer_api.post(url, {"fingerprint": "SHA256:abc"}).status_code == 403
-    assert operator_api.post(url, {}).status_code == 400
-    assert operator_api.post(url, {"fingerprint": "SHA256:abd"}).status_code == 400
-    assert HostKey.objects.get(pk=key.pk).trusted is False
-    assert operator_api.post(url, {"fingerprint": "SHA256:abc"}).json()["trusted"] is True
-    assert operator_api.delete(f"{API}host-keys/{key.pk}/").status_code == 403
-    assert admin_api.delete(f"{API}host-keys/{key.pk}/").status_code == 204
-
-
-def test_operators_trust_a_known_public_key(operator_api, viewer_api, host, private_key):
-    line = private_key[1]
-    assert viewer_api.post(f"{API}host-keys/", {"host": host.pk, "public_key": line}).status_code == 403
-    assert operator_api.post(f"{API}host-keys/", {"host": host.pk, "public_key": "ssh-ed25519 nonsense"}
-                             ).status_code == 400
-    created = operator_api.post(f"{API}host-keys/", {"host": host.pk, "public_key": line})
-    assert created.status_code == 201, created.json()
-    assert created.json()["fingerprint"].startswith("SHA256:")
-    expected = subprocess.run(["ssh-keygen", "-lf", "-"], input=line, capture_output=True, text=True).stdout.split()[1]
-    assert created.json()["fingerprint"] == expected
-
-
-def test_credentials_private_keys_are_write_only(admin_api, operator_api, viewer_api, private_key, app_role):
-    secret, _ = private_key
-    body = {"name": "fleet", "username": "ops", "private_key": secret, "roles": ["app"], "is_default": True}
-    assert operator_api.post(f"{API}credentials/", body).status_code == 403
-    created = admin_api.post(f"{API}credentials/", body)
-    assert created.status_code == 201, created.json()
-    for response in (created, viewer_api.get(f"{API}credentials/{created.json()['id']}/"),
-                     viewer_api.get(f"{API}credentials/")):
-        text = response.content.decode()
-        assert "PRIVATE KEY" not in text and "private_key" not in text and "passphrase" not in text
-    assert created.json()["key_type"] == "ssh-ed25519"
-    assert SSHCredential.objects.get().private_key == secret.strip()
-    # Editing without a key keeps the stored one.
-    assert admin_api.patch(f"{API}credentials/{created.json()['id']}/", {"username": "root"}).status_code == 200
-    assert SSHCredential.objects.get().private_key == secret.strip()
-
-
-def test_credentials_refuse_bad_keys_and_double_assignments(admin_api, private_key, app_role):
-    bad = admin_api.post(f"{API}credentials/", {"name": "bad", "private_key": "not a key"})
-    assert bad.status_code == 400 and "private_key" in bad.json()
-    assert admin_api.post(f"{API}credentials/", {"name": "no-key"}).status_code == 400
-    first = {"name": "one", "private_key": private_key[0], "roles": ["app"], "is_default": True}
-    assert admin_api.post(f"{API}credentials/", first).status_code == 201
-    again = admin_api.post(f"{API}credentials/", {**first, "name": "two"})
-    assert again.status_code == 400 and "is_default" in again.json()
-    again = admin_api.post(f"{API}credentials/", {**first, "name": "two", "is_default": False})
-    assert again.status_code == 400 and again.json()["roles"] == ["Role App server already uses credential one."]
 
 
 def test_schedules_are_admin_configuration(admin_api, operator_api, viewer_api, app_role, host):

@@ -8,10 +8,11 @@ import time
 
 import pytest
 
+from access.drivers import ssh as ssh_driver
 from health.checks import bmc, metrics, tcp
 from health.checks.base import Target
 from health.checks import ProbePlan
-from health.drivers import net, ssh as ssh_driver
+from health.drivers import net
 from health.services.sweep import run_bounded
 
 DF = """Filesystem     1024-blocks      Used Available Capacity Mounted on

@@ -7,7 +7,8 @@ from django.urls import reverse
 from django.utils import timezone
 
 from core.models import Job
-from health.models import CheckResult, CheckSchedule, CheckStatus, HostHealth, HostKey, SSHCredential
+from access.models import SSHCredential
+from health.models import CheckResult, CheckSchedule, CheckStatus, HostHealth
 
 
 @pytest.fixture(scope="module")
@@ -63,32 +64,6 @@ def test_check_now_is_for_operators(client, viewer, operator, host, django_captu
     assert job.params["host_ids"] == [host.pk] and len(sent) == 1
 
 
-def test_trusting_a_key_needs_the_confirmation(client, viewer, operator, host, keypair):
-    key_type, key_base64 = keypair[1][:2]
-    key = HostKey.objects.create(host=host, key_type=key_type, key=key_base64, fingerprint="SHA256:xyz",
-                                 replaces="SHA256:old")
-    url = reverse("health:host_key_trust", args=[key.pk])
-    page = client_for(client, viewer).get(reverse("health:host_keys"))
-    assert b"SHA256:xyz" in page.content and b"HOST KEY CHANGED" in page.content
-    assert b"Trust this key" not in page.content
-    assert client.post(url, {"fingerprint": "SHA256:xyz", "confirm": "on"}).status_code == 403
-
-    client_for(client, operator)
-    client.post(url, {"fingerprint": "SHA256:xyz"})  # box not ticked
-    assert HostKey.objects.get(pk=key.pk).trusted is False
-    client.post(url, {"fingerprint": "SHA256:other", "confirm": "on"})  # the key changed since the page was shown
-    assert HostKey.objects.get(pk=key.pk).trusted is False
-    client.post(url, {"fingerprint": "SHA256:xyz", "confirm": "on"})
-    trusted = HostKey.objects.get(pk=key.pk)
-    assert trusted.trusted and trusted.trusted_by == operator
-
-
-def test_a_known_key_with_errors_comes_back_with_them(client, operator, host):
-    response = client_for(client, operator).post(reverse("health:host_key_add"),
-                                                 {"host": host.pk, "public_key": "ssh-rsa garbage"})
-    assert response.status_code == 400 and b"not a valid ssh-rsa public key" in response.content
-
-
 def test_settings_are_read_by_viewers_and_changed_by_admins(client, viewer, admin_user, app_role):
     page = client_for(client, viewer).get(reverse("health:settings"))
     assert page.status_code == 200 and b'id="add-schedule"' not in page.content
@@ -127,15 +102,3 @@ def test_the_credential_form_never_shows_the_stored_key(client, admin_user, keyp
 def test_metrics_need_no_console_login_but_the_allow_list(client, db):
     response = client.get("/metrics", REMOTE_ADDR="127.0.0.1")
     assert response.status_code == 200 and response["Content-Type"].startswith("text/plain")
-
-
-def test_trusting_never_redirects_off_site(client, operator, host, keypair):
-    key_type, key_base64 = keypair[1][:2]
-    key = HostKey.objects.create(host=host, key_type=key_type, key=key_base64, fingerprint="SHA256:xyz")
-    url = reverse("health:host_key_trust", args=[key.pk])
-    response = client_for(client, operator).post(url, {"fingerprint": "SHA256:xyz", "confirm": "on",
-                                                       "next": "https://evil.example/"})
-    assert response.url == reverse("health:host_keys")
-    own = reverse("health:host", args=[host.pk])
-    response = client.post(url, {"fingerprint": "SHA256:xyz", "confirm": "on", "next": own})
-    assert response.url == own

@@ -2,7 +2,8 @@
 
 import pytest
 
-from health.models import CheckResult, CheckStatus, HostHealth, HostKey
+from access.models import HostKey
+from health.models import CheckResult, CheckStatus, HostHealth
 from health.services import sweep
 from inventory.models import JournalEntry
 
@@ -39,7 +40,8 @@ def test_ssh_login_and_metrics_succeed_with_a_trusted_key(trusted_estate):
     assert state_of(rhine) == "healthy"
 
 
-def test_first_seen_key_is_pending_and_the_check_fails_until_trusted(lab, lab_estate, operator_api, viewer_api):
+def test_first_seen_key_is_pending_and_the_check_fails_until_trusted(lab, lab_estate, operator_api, admin_api,
+                                                                     viewer_api):
     danube = lab_estate["danube"]
     sweep.sweep(host_ids=[danube.pk], checks=["ssh"])
 
@@ -54,15 +56,17 @@ def test_first_seen_key_is_pending_and_the_check_fails_until_trusted(lab, lab_es
 
     listed = viewer_api.get(HOST_KEYS, {"trusted": "false", "host": danube.pk}).json()["results"]
     assert [key["fingerprint"] for key in listed] == [pending.fingerprint]
-    assert viewer_api.post(f"{HOST_KEYS}{pending.pk}/trust/", {"fingerprint": pending.fingerprint}).status_code == 403
-    wrong = operator_api.post(f"{HOST_KEYS}{pending.pk}/trust/", {"fingerprint": "SHA256:not-this-one"})
+    for refused in (viewer_api, operator_api):  # trusting is an admin's act
+        assert refused.post(f"{HOST_KEYS}{pending.pk}/trust/", {"fingerprint": pending.fingerprint}).status_code == 403
+    wrong = admin_api.post(f"{HOST_KEYS}{pending.pk}/trust/", {"fingerprint": "SHA256:not-this-one"})
     assert wrong.status_code == 400 and "fingerprint" in wrong.json()
     sweep.sweep(host_ids=[danube.pk], checks=["ssh"])
     assert not latest(danube, "ssh").ok
 
-    trusted = operator_api.post(f"{HOST_KEYS}{pending.pk}/trust/", {"fingerprint": pending.fingerprint})
+    trusted = admin_api.post(f"{HOST_KEYS}{pending.pk}/trust/", {"fingerprint": pending.fingerprint})
     assert trusted.status_code == 200, trusted.json()
-    assert trusted.json()["trusted"] is True and trusted.json()["trusted_by"] == "otto-operator"
+    assert trusted.json()["trusted"] is True and trusted.json()["trusted_by"] == "ada-admin"
+    assert trusted.json()["trusted_address"] == lab.host("danube").address
     sweep.sweep(host_ids=[danube.pk], checks=["ssh"])
     assert latest(danube, "ssh").ok
     # The key offered is the one the lab generated for the host.

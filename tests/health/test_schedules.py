@@ -8,7 +8,8 @@ from django_celery_beat.models import PeriodicTask
 
 from core.models import Job
 from health import tasks
-from health.models import CheckSchedule, CheckStatus, HostHealth, SSHCredential
+from access.models import SSHCredential
+from health.models import CheckSchedule, CheckStatus, HostHealth
 from health.services import schedules, sweep
 from inventory.models import Host
 

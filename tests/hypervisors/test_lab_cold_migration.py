@@ -8,10 +8,11 @@ import uuid
 import libvirt
 import pytest
 
+from access.models import HostKey, SSHCredential
+from core.actions import SYSTEM
+from access.services import trust
 from core.jobs import JobRecorder, create_job, run_job
 from core.models import Job
-from health.models import HostKey, SSHCredential
-from health.services import hostkeys
 from hypervisors.models import Hypervisor, VirtualMachine
 from hypervisors.services import migration, sync
 from hypervisors.services.actions import domain_xml
@@ -42,7 +43,7 @@ def local_storage(lab, lab_hypervisors):
     shared storage declared by its path, and an empty local directory on every host."""
     SSHCredential.objects.create(name="lab", username="root", private_key=lab.ssh_key.read_text(), is_default=True)
     for name, lab_host in lab.load().items():
-        hostkeys.trust_public_key(lab_hypervisors[name].host, lab_host.ssh_host_key, None)
+        trust.trust_public_key(lab_hypervisors[name].host, lab_host.ssh_host_key, user=SYSTEM)
         on_host(lab, name, f"mkdir -p {LOCAL} && rm -f {LOCAL}/*")
     Hypervisor.objects.update(shared_storage_path=str(lab.shared_storage))
     for hypervisor in lab_hypervisors.values():
@@ -187,13 +188,20 @@ def distrust(lab, danube):
 def trust_an_impostor(lab, danube):
     """A trusted key that is not the one the host presents."""
     HostKey.objects.filter(host=danube.host).delete()
-    hostkeys.trust_public_key(danube.host, lab.host("rhine").ssh_host_key, None)
+    trust.trust_public_key(danube.host, lab.host("rhine").ssh_host_key, user=SYSTEM)
+
+
+def point_elsewhere(lab, danube):
+    """An operator gives danube another management address (here: rhine's machine)."""
+    danube.host.mgmt_address = lab.host("rhine").address
+    danube.host.save()
 
 
 @pytest.mark.django_db(transaction=True)
 @pytest.mark.parametrize("break_trust, reason", [
     (distrust, "danube has no trusted SSH host key: trust it on the health page first"),
     (trust_an_impostor, "HOST KEY CHANGED"),
+    (point_elsewhere, "danube has no trusted SSH host key: trust it on the health page first"),
 ])
 def test_no_byte_moves_to_a_host_whose_key_is_not_trusted(lab, local_storage, break_trust, reason):
     rhine, danube = local_storage["rhine"], local_storage["danube"]

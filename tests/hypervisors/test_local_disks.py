@@ -8,9 +8,9 @@ import paramiko
 import pytest
 from django.urls import reverse
 
+from access.models import SSHCredential
+from access.services import trust
 from core.models import Job
-from health.models import SSHCredential
-from health.services import hostkeys
 from inventory.models import Host, Site
 from tests.conftest import token_client
 
@@ -120,7 +120,7 @@ def migrate(client, vm, target):
     return client.post(f"/api/hypervisors/vms/{vm.pk}/migrate/", {"target": target.pk, "live": False}, format="json")
 
 
-def test_a_cold_migration_with_local_disks_needs_ssh_access_to_both_hosts(operator, local_estate, keys):
+def test_a_cold_migration_with_local_disks_needs_ssh_access_to_both_hosts(operator, admin_user, local_estate, keys):
     hypervisors, vm = local_estate
     private_key, host_key_line = keys
     client = token_client(operator)
@@ -136,7 +136,7 @@ def test_a_cold_migration_with_local_disks_needs_ssh_access_to_both_hosts(operat
                                         "trust it on the health page first"]
 
     for hypervisor in hypervisors.values():
-        hostkeys.trust_public_key(hypervisor.host, host_key_line, operator)
+        trust.trust_public_key(hypervisor.host, host_key_line, user=admin_user)  # trusting is an admin's act
     accepted = migrate(client, vm, hypervisors["danube"])
     assert accepted.status_code == 202 and Job.objects.get(pk=accepted.json()["job"]).kind == "hypervisors.cold_migrate"
 

@@ -6,8 +6,9 @@ out-of-band comparison an operator would do). Idempotent."""
 from django.core.management.base import BaseCommand
 from django.db import transaction
 
-from health.models import SSHCredential
-from health.services import hostkeys
+from access.models import SSHCredential
+from core.actions import SYSTEM
+from access.services import trust
 from hypervisors.labconfig import configured_lab
 from inventory.models import Host, Role
 
@@ -35,5 +36,5 @@ class Command(BaseCommand):
                 host.mgmt_address = lab_host.address
                 host.save(update_fields=["mgmt_address", "updated_at"])
             credential.hosts.add(host)
-            key = hostkeys.trust_public_key(host, lab_host.ssh_host_key, None)
+            key = trust.trust_public_key(host, lab_host.ssh_host_key, user=SYSTEM)
             self.stdout.write(f"health: {name} at {lab_host.address}, host key {key.fingerprint} trusted")

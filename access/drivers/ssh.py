@@ -34,7 +34,7 @@ class UnknownHostKey(SSHFailure):
 
     def __init__(self, key):
         self.key = key
-        super().__init__(f"host key not trusted yet: {key_type(key)} {fingerprint(key)} awaits an operator's trust")
+        super().__init__(f"host key not trusted yet: {key_type(key)} {fingerprint(key)} awaits an admin's trust")
 
 
 class HostKeyChanged(SSHFailure):

@@ -1,0 +1,16 @@
+"""Filters of the access API lists."""
+
+import django_filters
+
+from ..models import HostKey
+
+
+class HostKeyFilterSet(django_filters.FilterSet):
+    host = django_filters.NumberFilter(field_name="host_id", label="Host id")
+    hostname = django_filters.CharFilter(field_name="host__hostname")
+    trusted = django_filters.BooleanFilter(field_name="trusted_at", lookup_expr="isnull", exclude=True,
+                                           label="true: trusted keys; false: keys pending trust")
+
+    class Meta:
+        model = HostKey
+        fields = ["host", "hostname", "trusted"]
