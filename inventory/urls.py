@@ -1,7 +1,7 @@
 from django.urls import include, path, reverse_lazy
 from django.views.generic import RedirectView
 
-from . import views
+from . import views, views_repair
 from .forms import NamingSchemeForm, RackForm, RoleForm, SiteForm, TagForm
 from .models import NamingScheme, Rack, Role, Site, Tag
 
@@ -57,6 +57,7 @@ urlpatterns = [
     path("hosts/<int:pk>/edit/", views.HostFormView.as_view(), name="host_edit"),
     path("hosts/<int:pk>/delete/", views.HostDeleteView.as_view(), name="host_delete"),
     path("hosts/<int:pk>/status/", views.HostStatusView.as_view(), name="host_status"),
+    path("hosts/<int:pk>/repaired/", views_repair.HostRepairedView.as_view(), name="host_repaired"),
     path("hosts/<int:pk>/journal/", views.JournalAddView.as_view(), name="host_journal"),
     # sites and racks
     path("sites/", views.SiteListView.as_view(), name="site_list"),
