@@ -16,21 +16,15 @@ from cloud.services import rds_replatform
 from cloud.services.accounts import ensure_embedded_account, prepare_embedded_cloud
 from cloud.services.workloads import load_workloads
 from inventory.models import JournalEntry
-from migrations_tool import tasks
 from migrations_tool.models import Run, StepState
 from migrations_tool.services import plans, runs
 from migrations_tool.services.assessment import assess
 from tests.fixtures.cloud import free_port
 
+from .conftest import work
+
 PLANS = "/api/migrations/plans/"
 SERVER = "postgres://postgres@127.0.0.1:5432"
-
-
-def work(run):
-    run.refresh_from_db()
-    tasks.run_job(run.job_id)
-    run.refresh_from_db()
-    return run
 
 
 def plan_of(estate, account, *names, name="Wave"):
