@@ -19,6 +19,7 @@ from inventory.models import JournalEntry
 from migrations_tool.models import Run, StepState
 from migrations_tool.services import plans, runs
 from migrations_tool.services.assessment import assess
+from tests.conftest import wait_for
 from tests.fixtures.cloud import free_port
 
 from .conftest import work
@@ -41,7 +42,9 @@ def disk(tmp_path):
     return path
 
 
-def test_a_fresh_demo_plan_reviews_green_and_runs_through_test_cutover(estate, cloud, disk, operator, operator_api):
+@pytest.mark.worker
+def test_a_fresh_demo_plan_reviews_green_and_runs_through_test_cutover_on_a_real_worker(
+        celery_worker_process, estate, cloud, disk, operator_api):
     account, created = ensure_embedded_account(endpoint=cloud)
     assert created and (account.default_subnet, account.default_key_pair) == ("default", "opsconsole")
     plan = plan_of(estate, account, "luna")
@@ -57,11 +60,23 @@ def test_a_fresh_demo_plan_reviews_green_and_runs_through_test_cutover(estate, c
 
     started = operator_api.post(f"{PLANS}{plan.pk}/start/", {}, format="json")
     assert started.status_code == 202, started.content
-    run = work(Run.objects.get(pk=started.json()["run"]))
-    assert run.state == Run.State.WAITING, run.message
-    run = work(runs.add_action(run, "test_cutover", operator))
-    assert run.state == Run.State.WAITING, run.message
-    instance_id = run.steps.get(kind="test_cutover").checkpoint["instance_id"]
+    run_url = f"/api/migrations/runs/{started.json()['run']}/"
+
+    def settled():
+        body = operator_api.get(run_url).json()
+        return body if body["state"] not in ("pending", "running") else None
+    body = wait_for(settled, timeout=120)
+    assert body and body["state"] == "waiting", body
+    tested = operator_api.post(f"{run_url}test-cutover/", {}, format="json")
+    assert tested.status_code == 202, tested.content
+
+    def tested_once():
+        body = settled()
+        return body if body and any(s["kind"] == "test_cutover" and s["state"] != "pending" for s in body["steps"]) \
+            else None
+    body = wait_for(tested_once, timeout=120)
+    assert body and body["state"] == "waiting", operator_api.get(run_url).json()
+    instance_id = Run.objects.get(pk=body["id"]).steps.get(kind="test_cutover").checkpoint["instance_id"]
     ec2 = aws.client(account, "ec2")
     instance = ec2.describe_instances(InstanceIds=[instance_id])["Reservations"][0]["Instances"][0]
     default_subnets = {s["SubnetId"] for s in ec2.describe_subnets(
