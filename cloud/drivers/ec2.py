@@ -165,7 +165,8 @@ def security_group_id(account, group, subnet=None, client=None):
         with explained_limits(account, "ec2 DescribeSubnets"):
             vpc = client.describe_subnets(SubnetIds=[subnet])["Subnets"][0]["VpcId"]
     if group.startswith("sg-"):
-        with _missing_is(account, "InvalidGroup.NotFound", f"There is no security group {group} in {account.region}."), \
+        missing = f"There is no security group {group} in {account.region}."
+        with _missing_is(account, "InvalidGroup.NotFound", missing), \
                 explained_limits(account, "ec2 DescribeSecurityGroups"):
             found = client.describe_security_groups(GroupIds=[group])["SecurityGroups"]
         if vpc and found and found[0].get("VpcId") != vpc:

@@ -186,7 +186,8 @@ def source_problem(dsn, engine="postgres"):
     """Why the database at dsn cannot be moved with its data, in a sentence; None when it
     answers and is an engine the copy handles."""
     if engine not in ENGINES:
-        return f"Only {', '.join(sorted(ENGINES))} databases can be moved with their data, not {engine or 'this engine'}."
+        engines = ", ".join(sorted(ENGINES))
+        return f"Only {engines} databases can be moved with their data, not {engine or 'this engine'}."
     try:
         with connect_to(dsn) as connection:
             connection.execute("SELECT 1")

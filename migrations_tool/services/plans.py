@@ -157,4 +157,5 @@ def review(plan, ask_cloud=True):
             "steps": [TITLES[kind] for kind in STEPS.get(w.strategy, [])], "on_request": later,
             "monthly_before": w.onprem_monthly, "monthly_after": w.monthly_after,
         })
-    return {"problems": problems_of(plan, ask_cloud), "onprem_monthly": before, "monthly_after": after, "steps": happenings}
+    return {"problems": problems_of(plan, ask_cloud), "onprem_monthly": before, "monthly_after": after,
+            "steps": happenings}

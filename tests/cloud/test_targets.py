@@ -42,8 +42,9 @@ def test_every_missing_target_is_one_sentence(embedded_account):
     client.create_key_pair(KeyName="ops")
     assert target_problems(embedded_account, subnet="default", security_group="default", key_pair="ops",
                            instance_types=["m5.large", "t3.micro"]) == []
-    problems = target_problems(embedded_account, subnet="subnet-0123456789abcdef0", security_group="sg-0123456789abcdef0",
-                               key_pair="nokey", instance_types=["m99.large", "m5.large"], dns_zone="nowhere.example.")
+    problems = target_problems(embedded_account, subnet="subnet-0123456789abcdef0",
+                               security_group="sg-0123456789abcdef0", key_pair="nokey",
+                               instance_types=["m99.large", "m5.large"], dns_zone="nowhere.example.")
     assert problems == [
         "There is no subnet subnet-0123456789abcdef0 in us-east-1.",
         "There is no security group sg-0123456789abcdef0 in us-east-1.",
