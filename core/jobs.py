@@ -6,7 +6,6 @@ with single UPDATE statements so the console sees them while the task runs.
 """
 
 import logging
-import traceback
 from functools import wraps
 from importlib import import_module
 
@@ -19,6 +18,7 @@ from django.db.models.functions import Concat
 from django.utils import timezone
 
 from .actions import acting_user
+from .errors import sentence
 from .models import Job
 
 logger = logging.getLogger(__name__)
@@ -110,8 +110,11 @@ def run_job(job_id, work):
         _finish(job.pk, Job.State.CANCELLED, message="Cancelled")
         return None
     except Exception as exc:  # any failure must land on the Job, not vanish in the worker log
-        recorder.log(f"Failed: {exc}")
-        _finish(job.pk, Job.State.FAILED, message=str(exc)[:300], error=traceback.format_exc())
+        # People read a sentence (message, error, log); the traceback is for the server log only.
+        logger.exception("job %s (%s) failed", job.pk, job.kind)
+        said = sentence(exc)
+        recorder.log(f"Failed: {said}")
+        _finish(job.pk, Job.State.FAILED, message=said[:300], error=said)
         return None
     _finish(job.pk, Job.State.SUCCEEDED, message="Done", result=result or {})
     return result

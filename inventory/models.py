@@ -378,6 +378,25 @@ class JournalEntry(models.Model):
         raise JournalIsAppendOnly("Journal entries are never deleted.")
 
 
+class StatusChange(models.Model):
+    """A host's move through its lifecycle (written by inventory.services.change_status):
+    where a host goes back to after maintenance or a repair (a spare stays a spare)."""
+
+    host = models.ForeignKey(Host, on_delete=models.CASCADE, related_name="status_changes")
+    old_status = models.CharField(max_length=16, choices=HostStatus.choices)
+    new_status = models.CharField(max_length=16, choices=HostStatus.choices)
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+                             related_name="+")
+    reason = models.CharField(max_length=300, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self):
+        return f"{self.host.hostname}: {self.old_status} → {self.new_status}"
+
+
 # --- replacing a failed host by a spare ---------------------------------------------------
 
 

@@ -3,7 +3,7 @@ from django.views.generic import RedirectView
 
 from core.generic import model_urls
 
-from . import views
+from . import views, views_repair
 from .forms import NamingSchemeForm, RoleForm, SiteForm, TagForm
 from .models import Host, NamingScheme, Rack, Role, Site, Tag
 
@@ -22,6 +22,7 @@ urlpatterns = [
     *model_urls(Host, "hosts", views={"list": views.HostListView, "detail": views.HostDetailView,
                                       "add": views.HostEditView, "edit": views.HostEditView}),
     path("hosts/<int:pk>/status/", views.HostStatusView.as_view(), name="host_status"),
+    path("hosts/<int:pk>/repaired/", views_repair.HostRepairedView.as_view(), name="host_repaired"),
     path("hosts/<int:pk>/journal/", views.JournalAddView.as_view(), name="host_journal"),
     # sites and racks
     *model_urls(Site, "sites", SiteForm, views={"list": views.SiteListView, "detail": views.SiteDetailView}),

@@ -98,7 +98,7 @@ class AssessmentView(ReadOrWriteRoleMixin, View):
         return [(w, WorkloadForm(data, instance=w, prefix=f"w{w.pk}")) for w in workloads]
 
     def render_page(self, request, plan, rows):
-        review = plans.review(plan)
+        review = plans.review(plan, ask_cloud=False)  # the costs: no need to ask AWS on every edit
         return render(request, self.template_name, {**plan_context(request, plan, "assessment"), "rows": rows,
                                                     "totals": review, "hypervisors": plans.hypervisor_choices()})
 

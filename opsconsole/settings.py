@@ -196,6 +196,7 @@ AXES_RESET_ON_SUCCESS = True
 AXES_CLIENT_IP_CALLABLE = "core.client_address.client_address"  # the peer, or forwarded by a trusted proxy
 AXES_LOCKOUT_CALLABLE = "core.authentication.locked_out"
 AXES_HTTP_RESPONSE_CODE = 429
+AXES_VERBOSE = False  # no banner on every manage.py command
 # A console session lasts this long from login.
 SESSION_COOKIE_AGE = int(os.environ.get("OPSCONSOLE_SESSION_HOURS", "8")) * 3600
 

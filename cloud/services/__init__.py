@@ -8,6 +8,10 @@ Talking to AWS (cloud.drivers.aws; the only place that makes boto3 clients):
 Accounts (accounts):
     test_connection(account, *, save=True, **client_options) -> ConnectionCheck(ok, message, ...)
     ensure_embedded_account(endpoint=None, region="us-east-1") -> (CloudAccount, created)
+    prepare_embedded_cloud(account) -> ["key pair opsconsole"]   # what its defaults name (cloud_server does it)
+
+What a launch will use, asked before a run starts (targets):
+    target_problems(account, *, subnet, security_group, key_pair, instance_types, dns_zone) -> [sentence]
 
 Instance types (catalogue):
     refresh_instance_types(account, recorder=None) -> {"region", "types", "added", "removed"}
@@ -31,6 +35,7 @@ and cost.monthly_estimate(recommendation, prices, cost.CostModels.load()).
 
 Rehost by block replication through the EBS direct APIs (replication; details in its docstring):
     start_replication(account, disk_path, *, source_format=None, name="") -> DiskReplication
+    disk_problem(disk_path) -> sentence or None   # can replication read it?
     replicate(replication, recorder=None, *, workers=None, take_over=False) -> snapshot id (full, then incremental)
     verify(replication, recorder=None, *, against_source=False) -> VerificationReport (.ok)
     register_image(replication) -> ami id
@@ -39,6 +44,7 @@ Rehost by block replication through the EBS direct APIs (replication; details in
     upsert_dns(account, zone, name, address) -> previous address or None; delete_dns(account, zone, name)
 
 Replatform a database to RDS with its data (rds_replatform):
+    source_problem(dsn, engine="postgres") -> sentence or None   # does the source answer?
     create_instance(account, identifier, db_class, engine, storage_gb, ...) -> RdsDatabase
     wait_available(account, identifier, timeout); endpoint_dsn(account, identifier) -> dsn
     copy_data(source_dsn, target_dsn, recorder=None) ; verify(source_dsn, target_dsn) -> {"ok", "tables", ...}

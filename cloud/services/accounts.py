@@ -2,7 +2,11 @@
 
     check = test_connection(account)      # never raises for an AWS failure; check.ok / check.message
     account = ensure_embedded_account()   # the account of the local moto server (idempotent)
+    prepare_embedded_cloud(account)       # what its defaults name, made in a fresh moto server
 """
+
+import logging
+
 
 from dataclasses import asdict, dataclass
 
@@ -10,12 +14,19 @@ from django.db import transaction
 from django.utils import timezone
 
 from .. import conf
-from ..drivers import aws
+from ..drivers import aws, ec2
 from ..models import CloudAccount
 
 EMBEDDED_NAME = "Embedded cloud"
 # moto accepts any key pair (unless its IAM checks are switched on); these say what they are.
 EMBEDDED_KEY_ID, EMBEDDED_SECRET = "AKIAEMBEDDEDMOTO0000", "embedded-moto-server-accepts-any-secret"
+# What a launch uses unless the plan says otherwise. A fresh moto server has a default VPC
+# with a default subnet per zone and its "default" security group (ec2.subnet_id finds
+# "default"); the key pair is made by prepare_embedded_cloud.
+EMBEDDED_DEFAULTS = {"default_vpc": "default", "default_subnet": "default", "default_security_group": "default",
+                     "default_key_pair": "opsconsole"}
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -86,9 +97,38 @@ def ensure_embedded_account(endpoint=None, region="us-east-1"):
     account = CloudAccount(
         name=name, region=region, auth_mode=CloudAccount.AuthMode.KEYS, access_key_id=EMBEDDED_KEY_ID,
         secret_access_key=EMBEDDED_SECRET, endpoint_url=endpoint or conf.embedded_endpoint(), is_embedded=True,
-        default_vpc="default", default_subnet="default", default_security_group="default",
-        default_key_pair="opsconsole",
+        **EMBEDDED_DEFAULTS,
     )
     account.full_clean()
     account.save()
     return account, True
+
+
+def prepare_embedded_cloud(account):
+    """Make in the embedded cloud what the embedded account's defaults name and a fresh
+    moto server lacks (its state lives in memory): the key pair. Never touches real AWS.
+    Returns what it made, e.g. ["key pair opsconsole"]."""
+    if not account.is_embedded:
+        raise ValueError(f"{account} is not the embedded cloud: nothing is created in a real AWS account.")
+    made = []
+    if account.default_key_pair and ec2.ensure_key_pair(account, account.default_key_pair):
+        made.append(f"key pair {account.default_key_pair}")
+    return made
+
+
+def prepare_embedded_server(endpoint):
+    """What `cloud_server` does once it answers: prepare every embedded account that uses
+    this endpoint (when the database cannot say, the defaults a new embedded account gets)."""
+    try:
+        accounts = [a for a in CloudAccount.objects.filter(is_embedded=True) if a.endpoint_url.rstrip("/") == endpoint]
+    except Exception:  # noqa: BLE001 - no database yet (not migrated): the defaults still help
+        logger.warning("the embedded cloud could not read its accounts; preparing the default one", exc_info=True)
+        accounts = []
+    if not accounts:
+        accounts = [CloudAccount(name=EMBEDDED_NAME, region="us-east-1", auth_mode=CloudAccount.AuthMode.KEYS,
+                                 access_key_id=EMBEDDED_KEY_ID, secret_access_key=EMBEDDED_SECRET,
+                                 endpoint_url=endpoint, is_embedded=True, **EMBEDDED_DEFAULTS)]
+    made = []
+    for account in accounts:
+        made += [f"{item} in {account.region}" for item in prepare_embedded_cloud(account)]
+    return made

@@ -182,6 +182,20 @@ def connect_to(dsn, **options):
         raise database_error(f"Cannot connect to {redacted(dsn)}", exc) from exc
 
 
+def source_problem(dsn, engine="postgres"):
+    """Why the database at dsn cannot be moved with its data, in a sentence; None when it
+    answers and is an engine the copy handles."""
+    if engine not in ENGINES:
+        engines = ", ".join(sorted(ENGINES))
+        return f"Only {engines} databases can be moved with their data, not {engine or 'this engine'}."
+    try:
+        with connect_to(dsn) as connection:
+            connection.execute("SELECT 1")
+    except aws.CloudError as exc:
+        return str(exc)
+    return None
+
+
 def redacted(dsn):
     """The DSN without its password, for messages and logs."""
     try:

@@ -47,6 +47,8 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
+from core.errors import validation_sentence
+
 from .. import conf
 from ..drivers import aws, disk_image, ebs, ec2, route53
 from ..models import DiskReplication, ReplicatedBlock, ReplicationSnapshot
@@ -102,18 +104,33 @@ class VerificationReport:
 def start_replication(account, disk_path, *, source_format=None, name=""):
     """A new DiskReplication of the disk image at disk_path (nothing sent yet).
     source_format: "raw" or "qcow2", or None to let qemu-img tell."""
+    fmt, size = _readable_image(disk_path, source_format)
+    return DiskReplication.objects.create(account=account, name=name[:200], source_path=str(disk_path),
+                                          source_format=fmt, size_bytes=size, block_size=BLOCK_SIZE)
+
+
+def disk_problem(disk_path, source_format=None):
+    """Why the disk image at disk_path cannot be replicated, in a sentence; None when it can."""
+    try:
+        _readable_image(disk_path, source_format)
+    except ValidationError as exc:
+        return validation_sentence(exc)
+    return None
+
+
+def _readable_image(disk_path, source_format):
+    """(format, size) of an image replication can read, else a ValidationError by field."""
     try:
         detected, size = disk_image.inspect(disk_path)
     except disk_image.DiskImageError as exc:
         raise ValidationError({"disk_path": str(exc)}) from exc
     fmt = source_format or detected
     if fmt not in DiskReplication.Format.values:
-        raise ValidationError({"source_format": f"The image is {fmt}; replication reads "
+        raise ValidationError({"source_format": f"The image at {disk_path} is {fmt}; replication reads "
                                                 f"{' and '.join(DiskReplication.Format.values)} images."})
     if source_format and source_format != detected:
         raise ValidationError({"source_format": f"The image at {disk_path} is {detected}, not {source_format}."})
-    return DiskReplication.objects.create(account=account, name=name[:200], source_path=str(disk_path),
-                                          source_format=fmt, size_bytes=size, block_size=BLOCK_SIZE)
+    return fmt, size
 
 
 def block_map(replication):

@@ -4,6 +4,8 @@ contains them."""
 
 from rest_framework import serializers
 
+SLUG_PATTERN = r"^[-a-zA-Z0-9_]+$"
+
 from core.api.serializers import CleanModelSerializer, SlugRelatedField
 from inventory.models import Host, Role, Site
 
@@ -182,18 +184,39 @@ class SweepAcceptedSerializer(serializers.Serializer):
 
 
 class FenceDeviceSerializer(CleanModelSerializer):
-    """How a host is fenced. The IPMI password is write-only: no response contains it."""
+    """How a host is powered off for sure before its VMs start elsewhere. Which fields an
+    agent uses:
+
+    - `ipmi`: ipmitool (lanplus) to the BMC at `address` (required), as `username` with
+      `password` (write-only: no response contains it; `has_password` says whether one is set).
+    - `lab`: the lab's power switch. `address` is the lab host's name (empty: the host's
+      hostname) and `lab_root` the lab's state directory (empty: this installation's lab);
+      `username` and `password` are not used.
+    - `manual`: nothing is switched: a person confirms the host is off (a recovery with
+      `confirmed_off`); no other field is used.
+
+    Every agent has `timeout_seconds` (to power off and read the power state back) and `enabled`."""
 
     hostname = serializers.CharField(source="host.hostname", read_only=True)
     password = serializers.CharField(write_only=True, required=False, allow_blank=True, max_length=500,
                                      style={"input_type": "password"},
-                                     help_text="IPMI password; leave out to keep the stored one")
-    has_password = serializers.SerializerMethodField()
+                                     help_text="ipmi: the BMC password; leave out to keep the stored one. "
+                                               "lab, manual: not used")
+    has_password = serializers.SerializerMethodField(help_text="ipmi: whether a password is stored")
 
     class Meta:
         model = FenceDevice
         fields = ["id", "host", "hostname", "agent", "address", "username", "password", "has_password", "lab_root",
                   "timeout_seconds", "enabled", "updated_at"]
+        extra_kwargs = {
+            "host": {"help_text": "The inventory host this device fences (one device per host)"},
+            "agent": {"help_text": "How the host is fenced: the fields each agent uses are in the description above"},
+            "address": {"help_text": "ipmi: the BMC's address (required). lab: the lab host's name (empty: the "
+                                     "hostname). manual: not used"},
+            "username": {"help_text": "ipmi: the BMC user. lab, manual: not used"},
+            "lab_root": {"help_text": "lab: the lab's state directory (empty: this installation's lab). ipmi, "
+                                      "manual: not used"},
+        }
 
     def get_has_password(self, device) -> bool:
         return bool(device.password)
@@ -235,11 +258,17 @@ class StartRecoverySerializer(serializers.Serializer):
     note = serializers.CharField(max_length=300, required=False, allow_blank=True, default="")
 
 
+@extend_schema_field({"type": "string", "pattern": SLUG_PATTERN, "example": "ams1"})
+class SiteSlugField(SlugRelatedField):
+    """A site named by its slug (as /api/inventory/sites/ lists them): the schema says so."""
+
+
 class RecoveryPolicySerializer(CleanModelSerializer):
     """Auto-recovery per site: on, a failed hypervisor is fenced and its HA VMs restarted at
     once; off (the default), it is alerted on and recovery is proposed."""
 
-    site = SlugRelatedField(slug_field="slug", queryset=Site.objects.all())
+    site = SiteSlugField(slug_field="slug", queryset=Site.objects.all(),
+                         help_text="The site's slug, e.g. ams1 (see /api/inventory/sites/); one policy per site")
 
     class Meta:
         model = SiteRecoveryPolicy

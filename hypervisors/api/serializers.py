@@ -190,6 +190,12 @@ class MigrationAcceptedSerializer(JobAcceptedSerializer):
     live = serializers.BooleanField()
 
 
+class MaintenanceAcceptedSerializer(JobAcceptedSerializer):
+    """The evacuation job, and how many VMs it live-migrates away (the plan it was checked with)."""
+
+    moves = serializers.IntegerField(min_value=0, help_text="How many running VMs the evacuation live-migrates away")
+
+
 class CreateAcceptedSerializer(JobAcceptedSerializer):
     name = serializers.CharField(help_text="The name the new VM gets")
 

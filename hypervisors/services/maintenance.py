@@ -1,5 +1,5 @@
 """Maintenance mode: empty a hypervisor by live-migrating its VMs away, then leave it
-in status maintenance; and bring it back."""
+in status maintenance; and bring it back to the status it had before (active or spare)."""
 
 import threading
 from concurrent.futures import ThreadPoolExecutor
@@ -9,7 +9,7 @@ from django.db import close_old_connections, connection
 from core.jobs import create_job, run_job
 from core.models import Job
 from inventory.models import HostStatus
-from inventory.services import change_status
+from inventory.services import change_status, status_to_return_to
 
 from ..models import Hypervisor, VirtualMachine
 from ..placement import SPREAD, plan_placement
@@ -96,4 +96,7 @@ def _migrate_child(job, recorder):
 
 
 def leave_maintenance(hypervisor: Hypervisor, user=None):
-    return change_status(hypervisor.host, HostStatus.ACTIVE, user=user, reason="left maintenance")
+    """Back to the status the host had before maintenance: a spare stays the spare HA
+    restarts use first; an active host is active again."""
+    back = status_to_return_to(hypervisor.host)
+    return change_status(hypervisor.host, back, user=user, reason=f"left maintenance, {back.label.lower()} again")

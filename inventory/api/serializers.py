@@ -205,6 +205,11 @@ class HostSerializer(CleanModelSerializer):
         return request.user if request and request.user.is_authenticated else None
 
 
+class RepairedSerializer(serializers.Serializer):
+    note = serializers.CharField(max_length=500, required=False, allow_blank=True, default="",
+                                 help_text='What was repaired, e.g. "PSU replaced"; written to the journal')
+
+
 class HostBulkUpdateItemSerializer(HostSerializer):
     """Documents one item of a bulk update (the OpenAPI schema only): any host fields,
     plus the id of the host to change."""

@@ -5,11 +5,13 @@ from rest_framework.decorators import action
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from core.api.audit import AuditedMixin
+from core.api.accepted import validated
+from core.api.audit import AuditedMixin, audited
 from core.api.bulk import BulkWriteMixin
 from core.api.views import ApiViewMixin
 from core.roles import Role as ConsoleRole
 from inventory import ansible, services
+from inventory.services import repair
 from inventory.models import Host, Interface, JournalEntry, NamingScheme, Rack, Role, Site, Tag
 
 from . import filters
@@ -21,6 +23,7 @@ from .serializers import (
     NamingSchemeSerializer,
     NextNameSerializer,
     RackSerializer,
+    RepairedSerializer,
     RoleSerializer,
     SiteSerializer,
     TagSerializer,
@@ -126,6 +129,18 @@ class HostViewSet(BulkWriteMixin, InventoryViewSet):
     )
     def bulk_partial_update(self, request, *args, **kwargs):
         return super().bulk_partial_update(request, *args, **kwargs)
+
+    @extend_schema(request=RepairedSerializer, responses={200: HostSerializer})
+    @action(detail=True, methods=["post"], write_role=repair.mark_repaired.role)
+    def repaired(self, request, pk=None):
+        """The failed host is repaired: back to the status it had before it failed (active,
+        or spare for a spare), journaled with your name and the note. 400 with the reason
+        when the host is not failed or its health checks still fail."""
+        host = self.get_object()
+        note = validated(RepairedSerializer, request.data)["note"]
+        with audited(request):
+            host = repair.mark_repaired(host, user=request.user, note=note)
+        return Response(HostSerializer(self.get_queryset().get(pk=host.pk), context={"request": request}).data)
 
 
 class InterfaceViewSet(InventoryViewSet):

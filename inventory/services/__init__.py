@@ -3,7 +3,11 @@
 from core.audit import acting_as
 from django.db import transaction
 
-from ..models import STATUS_TRANSITIONS, Host, HostStatus, JournalEntry, Role, check_transition
+from ..models import STATUS_TRANSITIONS, Host, HostStatus, JournalEntry, Role, StatusChange, check_transition
+
+# A host in service, and out of it for a while: it goes back to the status it had in service.
+IN_SERVICE = (HostStatus.ACTIVE, HostStatus.SPARE)
+OUT_OF_SERVICE = (HostStatus.MAINTENANCE, HostStatus.FAILED)
 
 
 def add_journal_entry(host, text, author=None, kind=JournalEntry.Kind.NOTE, at=None):
@@ -17,18 +21,42 @@ def change_status(host, new_status, user=None, reason="", at=None):
     """Move a host through its lifecycle, refusing transitions the lifecycle forbids,
     and say so in the host's journal (dated `at`, default now)."""
     host = Host.objects.select_for_update().get(pk=host.pk)
-    old = host.status
-    if old == new_status:
+    if host.status == new_status:
         return host
-    check_transition(old, new_status)
+    check_transition(host.status, new_status)
+    return move_status(host, new_status, user=user, reason=reason)
+
+
+def move_status(host, new_status, user=None, reason=""):
+    """Record the move of a locked host to new_status: the status, its history and the
+    journal. Callers check the move first (change_status: the lifecycle)."""
+    old = host.status
     host.status = new_status
     with acting_as(user):
         host.save(update_fields=["status", "updated_at"])
+    StatusChange.objects.create(host=host, old_status=old, new_status=new_status, reason=reason[:300],
+                                user=user if user is not None and user.is_authenticated else None)
     text = f"Status {HostStatus(old).label} → {HostStatus(new_status).label}"
     if reason:
         text += f": {reason}"
     add_journal_entry(host, text, author=user, kind=JournalEntry.Kind.STATUS, at=at)
     return host
+
+
+def status_to_return_to(host):
+    """The status (active or spare) the host had before it went out of service (into
+    maintenance or failed, maybe both in turn), as its status history says; active when
+    the history does not say (a host older than the history, or changed around it)."""
+    expected = Host.objects.filter(pk=host.pk).values_list("status", flat=True).get()  # not a stale copy's
+    for change in StatusChange.objects.filter(host_id=host.pk).order_by("-created_at", "-id")[:50]:
+        if change.new_status != expected:
+            break  # a change the history did not see: it cannot tell
+        if change.old_status in IN_SERVICE:
+            return HostStatus(change.old_status)
+        if change.old_status not in OUT_OF_SERVICE:
+            break
+        expected = change.old_status
+    return HostStatus.ACTIVE
 
 
 @transaction.atomic

@@ -22,6 +22,7 @@ from inventory import services as inventory
 from inventory.models import Host, JournalEntry
 
 from ..models import PlannedWorkload, Strategy
+from .checks import disk_path_of
 from .steps import save_checkpoint
 
 # Steps a run starts with, per strategy; the source keeps running through all of them.
@@ -153,13 +154,10 @@ def migrate_back(step, recorder):
 
 
 def _disk_path(workload):
-    if workload.disk_path:
-        return workload.disk_path
-    if workload.vm_id:
-        for disk in _vm(workload).disks or []:
-            if isinstance(disk, dict) and disk.get("path"):
-                return disk["path"]
-    raise StepError(f"{workload.name}: no disk image to replicate; give its disk path in the plan.")
+    path = disk_path_of(workload)
+    if path is None:
+        raise StepError(f"{workload.name}: no disk image to replicate; give its disk path in the plan.")
+    return path
 
 
 def _replication_of(step, recorder, watch=True):
@@ -339,7 +337,15 @@ def create_database(step, recorder):
     workload, account = step.workload, step.workload.plan.account
     identifier = step.checkpoint.get("identifier") or _identifier(workload)
     if not step.checkpoint.get("created"):
+        # A source that does not answer could not be copied: create nothing for it.
+        problem = rds.source_problem(workload.source_dsn, workload.engine)
+        if problem:
+            raise StepError(f"{problem} Nothing was created in the cloud.")
+        # Recorded before asking AWS, so whatever the call leaves is known: the failure
+        # says so and the rollback deletes it.
         save_checkpoint(step, identifier=identifier)
+        _journal(workload, f"Migration plan {workload.plan.name}: RDS instance {identifier} created for "
+                           f"{workload.name} in {account}; a rollback deletes it")
         rds.create_instance(account, identifier, workload.rds_class, workload.engine, max(20, workload.storage_gb),
                             multi_az=workload.multi_az, tags={"opsconsole:plan": workload.plan.name})
         save_checkpoint(step, created=True)
@@ -420,7 +426,7 @@ def verify_data(step, recorder):
         report = rds.verify(source, target)
     ok = report.get("ok", True) if isinstance(report, dict) else bool(report)
     if not ok:
-        raise StepError(f"The copy differs from the source: {report}")
+        raise StepError(f"The copy differs from the source: {differences(report)}")
     recorder.log(f"Verified: {report}")
     return {"report": report if isinstance(report, dict) else str(report)}
 
@@ -444,7 +450,7 @@ def db_cutover(step, recorder):
         save_checkpoint(step, copied=True)
     report = rds.verify(workload.source_dsn, target)
     if isinstance(report, dict) and not report.get("ok", True):
-        raise StepError(f"The last copy differs from the source: {report}")
+        raise StepError(f"The last copy differs from the source: {differences(report)}")
     endpoint = _other_step(step, "create_database").checkpoint["identifier"]
     host = _endpoint_host(target)
     if _is_address(host):
@@ -472,7 +478,33 @@ def _is_address(text):
     return True
 
 
+def differences(report):
+    """A verification report ({"tables", "missing_in_target", "extra_in_target"}) in words."""
+    if not isinstance(report, dict):
+        return str(report)
+    parts = [f"{t['table']} ({t['source_rows']} rows in the source, {t['target_rows']} in the copy)"
+             for t in report.get("tables", []) if not t.get("match", True)]
+    said = [f"tables that differ: {', '.join(parts)}"] if parts else []
+    if report.get("missing_in_target"):
+        said.append(f"missing in the copy: {', '.join(report['missing_in_target'])}")
+    if report.get("extra_in_target"):
+        said.append(f"only in the copy: {', '.join(report['extra_in_target'])}")
+    return "; ".join(said) + "." if said else "the figures do not match."
+
+
+def left_in_cloud(step):
+    """What this run created in the cloud for the step's workload and no rollback removed
+    yet, in words (for the message of a failed step)."""
+    made = _other_step(step, "create_database", TRIED)
+    identifier = made.checkpoint.get("identifier") if made else None
+    if not identifier or _other_step(step, "db_rollback"):
+        return []
+    return [f"RDS instance {identifier} (and its database)"]
+
+
 def db_rollback(step, recorder):
+    """Point back to the source (writable again when a cutover made it read-only) and
+    delete the RDS instance this run created: the source has the data."""
     workload, plan = step.workload, step.workload.plan
     tried = _other_step(step, "db_cutover", TRIED)
     point = tried.checkpoint if tried else {}
@@ -480,7 +512,15 @@ def db_rollback(step, recorder):
     if _is_logical(step) and not step.checkpoint.get("replication_stopped"):
         logical.stop_logical_replication(workload.source_dsn, _target_dsn(step), _replication_name(step), recorder)
         save_checkpoint(step, replication_stopped=True)
-    rds.set_read_only(workload.source_dsn, False)
+    if tried is not None:  # only a cutover makes the source read-only (and one that failed may have)
+        rds.set_read_only(workload.source_dsn, False)
+    made = _other_step(step, "create_database", TRIED)
+    identifier = made.checkpoint.get("identifier") if made else None
+    if identifier and not step.checkpoint.get("instance_deleted"):
+        rds.delete_instance(plan.account, identifier)
+        save_checkpoint(step, instance_deleted=True)
+        recorder.log(f"Deleted RDS instance {identifier} and its database")
+        _journal(workload, f"Migration plan {plan.name}: RDS instance {identifier} deleted (rolled back)")
     _set_status(workload, PlannedWorkload.Status.ROLLED_BACK, cloud_instance_id="", cloud_address="")
     _undo_cloud_move(step, recorder, f"Migration plan {plan.name}: database pointed back to the source (writable again)")
     recorder.progress(100, "Pointed back to the source database")

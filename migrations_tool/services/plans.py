@@ -2,7 +2,8 @@
 
     plan = create_plan("Cloud wave 1", assessment, user=request.user, account=account)
     change_workload(planned, strategy="rehost-ec2", instance_type="m7i.large")
-    problems = readiness(plan)     # what stops the plan from starting, in words
+    problems = readiness(plan)     # what stops the plan from starting, in words (the plan itself)
+    problems = problems_of(plan)   # that, and what the cloud and the sources lack (asks them)
     delete_plan(plan, user=request.user)  # refused while one of its runs is in progress
 """
 
@@ -19,6 +20,7 @@ from hypervisors.models import Hypervisor, VirtualMachine
 
 from ..models import MigrationPlan, PlannedWorkload, Run, Strategy
 from ..source_dsn import parse_source_dsn
+from . import checks
 from . import waves as wave_service
 from .assessment import aws_monthly_of
 
@@ -150,12 +152,22 @@ def source_dsn_problems(dsn):
     return []
 
 
+def problems_of(plan, ask_cloud=True):
+    """Everything that stops the plan from starting: its own gaps (readiness) and, with
+    ask_cloud, what its run would not find in the cloud or at its sources (checks)."""
+    problems = readiness(plan)
+    if ask_cloud:
+        problems += checks.target_problems(plan)
+    return problems
+
+
 def hypervisor_choices(exclude_id=None):
     return Hypervisor.objects.select_related("host").filter(enabled=True).exclude(pk=exclude_id)
 
 
-def review(plan):
-    """Everything that will happen, in order, with the monthly cost before and after."""
+def review(plan, ask_cloud=True):
+    """Everything that will happen, in order, with the monthly cost before and after, and
+    what stops it (problems_of; ask_cloud=False for the costs alone, without asking AWS)."""
     from .executors import ACTION_STEPS, STEPS, TITLES
     from .waves import ordered_workloads
 
@@ -171,4 +183,5 @@ def review(plan):
             "steps": [TITLES[kind] for kind in STEPS.get(w.strategy, [])], "on_request": later,
             "monthly_before": w.onprem_monthly, "monthly_after": w.monthly_after,
         })
-    return {"problems": readiness(plan), "onprem_monthly": before, "monthly_after": after, "steps": happenings}
+    return {"problems": problems_of(plan, ask_cloud), "onprem_monthly": before, "monthly_after": after,
+            "steps": happenings}

@@ -12,7 +12,7 @@ from its checkpoint.
     request(run, "pause" | "cancel"); resume(run, user); add_action(run, "cutover", user)
 """
 
-import traceback
+import logging
 from datetime import timedelta
 
 from django.core.exceptions import ValidationError
@@ -21,13 +21,16 @@ from django.db.models import Max
 from django.utils import timezone
 
 from core import jobs
+from core.errors import sentence
 from core.jobs import JobCancelled
 from core.models import Job
 
 from ..models import MigrationPlan, PlannedWorkload, Run, RunStep, StepState, Strategy
 from . import executors, steps
-from .plans import readiness
+from .plans import problems_of
 from .waves import ordered_workloads
+
+logger = logging.getLogger(__name__)
 
 RUN_JOB = "migrations_tool.run"
 ACTIONS = tuple(executors.ACTION_STEPS)
@@ -51,8 +54,9 @@ class RunRefused(Exception):
 
 def start_run(plan, user=None, wave=None):
     """A Run of the plan (or one wave) with the first steps of every moving workload, and
-    its job queued. Raises ValidationError (non_field_errors) when the plan is not ready."""
-    problems = readiness(plan)
+    its job queued. Raises ValidationError (non_field_errors) when the plan is not ready,
+    or its run would not find its targets or sources (the review's problems, asked again)."""
+    problems = problems_of(plan)
     if problems:
         raise ValidationError({"non_field_errors": problems})
     if plan.runs.filter(state__in=Run.OPEN_STATES).exists():
@@ -142,13 +146,19 @@ def _stop(run, control, left, recorder, interrupted=None):
 
 
 def _fail(run, step, exc, recorder):
-    steps.transition(step, StepState.FAILED, error=traceback.format_exc()[-5000:], message=str(exc)[:300])
+    # The step, the run and the job say what went wrong in a sentence; the trace goes to the server log.
+    logger.exception("run %s: step %s (%s of %s) failed", run.pk, step.pk, step.kind, step.workload.name)
+    said = sentence(exc)
+    left = executors.left_in_cloud(step)
+    if left:
+        said += f" Left in the cloud by this run: {', '.join(left)}; resume once fixed, or roll back to delete it."
+    steps.transition(step, StepState.FAILED, error=said, message=said[:300])
     PlannedWorkload.objects.filter(pk=step.workload_id).exclude(status=PlannedWorkload.Status.MIGRATED).update(
         status=PlannedWorkload.Status.FAILED)
-    Run.objects.filter(pk=run.pk).update(state=Run.State.FAILED, message=f"{step.workload.name}: {exc}"[:300])
-    recorder.log(f"{step.workload.name} · {step.kind} failed: {exc}. Fix the cause and resume (the step starts "
+    Run.objects.filter(pk=run.pk).update(state=Run.State.FAILED, message=f"{step.workload.name}: {said}"[:300])
+    recorder.log(f"{step.workload.name} · {step.kind} failed: {said} Fix the cause and resume (the step starts "
                  f"again from its checkpoint), or roll back.")
-    raise steps.StepFailed(f"{step.workload.name}: {executors.TITLES[step.kind]} failed: {exc}") from exc
+    raise steps.StepFailed(f"{step.workload.name}: {executors.TITLES[step.kind]} failed: {said}") from exc
 
 
 def _settle(run, recorder):

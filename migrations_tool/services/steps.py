@@ -97,4 +97,4 @@ class Superseded(JobCancelled):
 
 
 class StepFailed(Exception):
-    """A step failed: the run's job fails with this message (the step keeps the trace)."""
+    """A step failed: the run's job fails with this sentence (the trace is in the server log)."""

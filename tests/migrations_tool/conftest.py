@@ -17,6 +17,16 @@ from tests.cloud.conftest import few_retries, own_var_dir  # noqa: F401  the clo
 GIB = 1024
 
 
+def work(run):
+    """Execute the run's current job in this process, as the worker would; the run after it."""
+    from migrations_tool import tasks
+
+    run.refresh_from_db()
+    tasks.run_job(run.job_id)
+    run.refresh_from_db()
+    return run
+
+
 @pytest.fixture
 def estate(db):
     """luna (app) talks to batman (db, prod); odin (web); hv1 is a hypervisor with two VMs:

@@ -167,17 +167,21 @@ def test_replatform_to_rds_moves_real_data_and_points_back(estate, embedded_acco
 
 
 def test_a_cutover_that_fails_half_way_is_shown_and_rolled_back(estate, embedded_account, disk, operator):
-    """The DNS zone does not exist: the cutover launches the instance, then fails on DNS.
-    The run says so; the rollback terminates that instance, though the cutover never finished."""
+    """The DNS zone is deleted after the run started: the cutover launches the instance,
+    then fails on DNS. The run says so; the rollback terminates that instance, though the
+    cutover never finished."""
     luna = estate["hosts"]["luna"]
     plan = plans.create_plan("EC2", assess(load_workloads(host_ids=[luna.pk]), account=embedded_account),
                              account=embedded_account)
-    plan.dns_zone = "missing.example."
+    route53 = aws.client(embedded_account, "route53")
+    zone_id = route53.create_hosted_zone(Name="going.example.", CallerReference=uuid.uuid4().hex)["HostedZone"]["Id"]
+    plan.dns_zone = "going.example."
     plan.save()
     plan.workloads.update(disk_path=str(disk))
     run = work(runs.start_run(plan, operator))
+    route53.delete_hosted_zone(Id=zone_id)  # the cloud changed since the review
     run = work(runs.add_action(run, "cutover", operator))
-    assert run.state == Run.State.FAILED and "missing.example" in run.message
+    assert run.state == Run.State.FAILED and "going.example" in run.message
     cutover = run.steps.get(kind="cutover")
     assert cutover.state == StepState.FAILED and cutover.checkpoint["instance_id"]
     assert plan.workloads.get().status == "failed"
@@ -194,7 +198,8 @@ def test_a_vm_cut_over_to_ec2_is_marked_migrated_with_its_host_record(estate, em
     """A shut-off VM (no power action needed): the VM and the inventory host that is its
     record both point at the instance; the host's status is migrated."""
     vm, record = estate["vms"]["vm-app"], estate["hosts"]["odin"]
-    VirtualMachine.objects.filter(pk=vm.pk).update(state="shutoff", inventory_host=record)
+    VirtualMachine.objects.filter(pk=vm.pk).update(state="shutoff", inventory_host=record,
+                                                   disks=[{"path": str(disk), "size_bytes": disk.stat().st_size}])
     plan = plans.create_plan("VM to EC2", assess(load_workloads(vm_ids=[vm.pk]), account=embedded_account),
                              account=embedded_account)
     plan.workloads.update(disk_path=str(disk), strategy="rehost-ec2", instance_type="t3.micro")

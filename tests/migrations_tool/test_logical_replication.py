@@ -118,11 +118,16 @@ def _target_of(run, account):
     return rds_replatform.endpoint_dsn(account, run.steps.get(kind="create_database").checkpoint["identifier"])
 
 
+def _published(source_dsn):
+    """The publications and slots on the source."""
+    with psycopg.connect(source_dsn) as connection:
+        return connection.execute("SELECT pubname FROM pg_publication UNION ALL "
+                                  "SELECT slot_name FROM pg_replication_slots").fetchall()
+
+
 def _replication_left(source_dsn, target_dsn):
     """(publications and slots on the source, subscriptions on the target's server)."""
-    with psycopg.connect(source_dsn) as connection:
-        published = connection.execute("SELECT pubname FROM pg_publication UNION ALL "
-                                        "SELECT slot_name FROM pg_replication_slots").fetchall()
+    published = _published(source_dsn)
     with psycopg.connect(target_dsn) as connection:
         subscribed = connection.execute("SELECT subname FROM pg_subscription s JOIN pg_database d "
                                         "ON d.oid = s.subdbid WHERE d.datname = current_database()").fetchall()
@@ -271,10 +276,12 @@ def test_a_rollback_before_the_cutover_stops_the_replication(estate, embedded_ac
     try:
         run = work(runs.start_run(plan, operator))
         assert run.steps.get(kind="copy_data").checkpoint["mode"] == "logical"
-        target = _target_of(run, embedded_account)
+        identifier = run.steps.get(kind="create_database").checkpoint["identifier"]
         run = work(runs.add_action(run, "rollback", operator))
         assert run.state == Run.State.ROLLED_BACK, run.message
-        assert _replication_left(keyed_source, target) == ([], [])
+        # the source keeps no publication or slot; the target, its subscription with it, is deleted
+        assert _published(keyed_source) == []
+        assert not embedded_account.rds_databases.filter(identifier=identifier).exists()
         assert not rds_replatform.is_read_only(keyed_source)
     finally:
         _clean_up(embedded_account, plan)
