@@ -2,6 +2,7 @@
 beside it), roles by slug. Secrets (the IPMI password) are write-only: no response ever
 contains them."""
 
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 SLUG_PATTERN = r"^[-a-zA-Z0-9_]+$"

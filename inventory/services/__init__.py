@@ -24,10 +24,10 @@ def change_status(host, new_status, user=None, reason="", at=None):
     if host.status == new_status:
         return host
     check_transition(host.status, new_status)
-    return move_status(host, new_status, user=user, reason=reason)
+    return move_status(host, new_status, user=user, reason=reason, at=at)
 
 
-def move_status(host, new_status, user=None, reason=""):
+def move_status(host, new_status, user=None, reason="", at=None):
     """Record the move of a locked host to new_status: the status, its history and the
     journal. Callers check the move first (change_status: the lifecycle)."""
     old = host.status
