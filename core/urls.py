@@ -6,8 +6,8 @@ urlpatterns = [
     path("", views.DashboardView.as_view(), name="dashboard"),
     path("dashboard/jobs/", views.DashboardJobsView.as_view(), name="dashboard_jobs"),
     path("jobs/", views.JobListView.as_view(), name="job_list"),
-    path("jobs/<int:pk>/", views.JobDetailView.as_view(), name="job_detail"),
-    path("jobs/<int:pk>/progress/", views.JobProgressView.as_view(), name="job_progress"),
-    path("jobs/<int:pk>/cancel/", views.JobCancelView.as_view(), name="job_cancel"),
+    path("jobs/<id:pk>/", views.JobDetailView.as_view(), name="job_detail"),
+    path("jobs/<id:pk>/progress/", views.JobProgressView.as_view(), name="job_progress"),
+    path("jobs/<id:pk>/cancel/", views.JobCancelView.as_view(), name="job_cancel"),
     path("changelog/", views.ChangeLogView.as_view(), name="changelog"),
 ]

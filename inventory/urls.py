@@ -18,7 +18,7 @@ def admin_crud(prefix, name, model, form_class, list_url, create=True, delete=Tr
     success = {} if hasattr(model, "get_absolute_url") else {"success_url": list_url}
     patterns = [
         path(
-            f"{prefix}/<int:pk>/edit/",
+            f"{prefix}/<id:pk>/edit/",
             views.AdminUpdateView.as_view(
                 model=model, form_class=form_class, list_url=list_url, delete_url_name=delete_url_name, **success
             ),
@@ -36,7 +36,7 @@ def admin_crud(prefix, name, model, form_class, list_url, create=True, delete=Tr
     if delete:
         patterns.append(
             path(
-                f"{prefix}/<int:pk>/delete/",
+                f"{prefix}/<id:pk>/delete/",
                 views.AdminDeleteView.as_view(model=model, success_url=list_url),
                 name=f"{name}_delete",
             )
@@ -53,18 +53,18 @@ urlpatterns = [
     path("hosts/add/", views.HostFormView.as_view(), name="host_add"),
     path("hosts/name-hint/", views.HostNameHintView.as_view(), name="host_name_hint"),
     path("hosts/suggest-name/", views.HostSuggestNameView.as_view(), name="host_suggest_name"),
-    path("hosts/<int:pk>/", views.HostDetailView.as_view(), name="host_detail"),
-    path("hosts/<int:pk>/edit/", views.HostFormView.as_view(), name="host_edit"),
-    path("hosts/<int:pk>/delete/", views.HostDeleteView.as_view(), name="host_delete"),
-    path("hosts/<int:pk>/status/", views.HostStatusView.as_view(), name="host_status"),
-    path("hosts/<int:pk>/journal/", views.JournalAddView.as_view(), name="host_journal"),
+    path("hosts/<id:pk>/", views.HostDetailView.as_view(), name="host_detail"),
+    path("hosts/<id:pk>/edit/", views.HostFormView.as_view(), name="host_edit"),
+    path("hosts/<id:pk>/delete/", views.HostDeleteView.as_view(), name="host_delete"),
+    path("hosts/<id:pk>/status/", views.HostStatusView.as_view(), name="host_status"),
+    path("hosts/<id:pk>/journal/", views.JournalAddView.as_view(), name="host_journal"),
     # sites and racks
     path("sites/", views.SiteListView.as_view(), name="site_list"),
-    path("sites/<int:pk>/", views.SiteDetailView.as_view(), name="site_detail"),
+    path("sites/<id:pk>/", views.SiteDetailView.as_view(), name="site_detail"),
     *admin_crud("sites", "site", Site, SiteForm, SITE_LIST),
     path("racks/add/", views.RackCreateView.as_view(), name="rack_add"),
-    path("racks/<int:pk>/", views.RackDetailView.as_view(), name="rack_detail"),
-    path("racks/<int:pk>/delete/", views.RackDeleteView.as_view(), name="rack_delete"),
+    path("racks/<id:pk>/", views.RackDetailView.as_view(), name="rack_detail"),
+    path("racks/<id:pk>/delete/", views.RackDeleteView.as_view(), name="rack_delete"),
     *admin_crud("racks", "rack", Rack, RackForm, SITE_LIST, create=False, delete=False),
     # roles, naming schemes and tags are all listed on the roles page
     path("roles/", views.RoleListView.as_view(), name="role_list"),

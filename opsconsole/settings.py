@@ -205,6 +205,7 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
+    "PATH_CONVERTER_OVERRIDES": {"id": int},  # core.converters: <id:pk> is a whole number
     # Job.state and VirtualMachine.state would otherwise collide as "StateEnum".
     "ENUM_NAME_OVERRIDES": {"VirtualMachineStateEnum": "hypervisors.models.VirtualMachine.State",
                             "JobStateEnum": "core.models.Job.State",
