@@ -253,7 +253,7 @@ class VMListView(ViewerRequiredMixin, SingleTableMixin, FilterView):
     filterset_class = VirtualMachineFilterSet
     table_class = VirtualMachineTable
     template_name = "hypervisors/vm_list.html"
-    paginate_by = 50
+    table_pagination = {"per_page": 50}  # the table's pages only: paginate_by paginated a second time (404s)
 
     def get_queryset(self):
         return vm_queryset()
