@@ -5,8 +5,8 @@ from dataclasses import dataclass
 import django_tables2 as tables
 from django.utils.html import format_html, format_html_join
 
-from core.templatetags.console import tag_badge
 from core.tables import Table
+from core.templatetags.console import tag_badge
 from health.tables import HealthColumn
 
 from .models import Host, Site
