@@ -15,6 +15,7 @@ from django.views import View
 from django.views.generic import CreateView, DeleteView, DetailView, TemplateView, UpdateView
 from django_filters.views import FilterView
 
+from core.converters import parse_id
 from core.mixins import AdminRequiredMixin, OperatorRequiredMixin, ViewerRequiredMixin
 from core.models import Job
 
@@ -147,7 +148,7 @@ class AccountDeleteView(AdminRequiredMixin, DeleteView):
 
 
 def ids(request, name):
-    return [int(value) for value in request.GET.getlist(name) if value.isdigit()]
+    return [pk for pk in map(parse_id, request.GET.getlist(name)) if pk is not None]
 
 
 class SizingView(ViewerRequiredMixin, TemplateView):

@@ -15,6 +15,7 @@ from django.views.generic import DetailView, FormView, TemplateView
 from django_filters.views import FilterView
 from django_tables2 import RequestConfig, SingleTableMixin
 
+from core.converters import parse_id
 from core.jobs import create_job, enqueue
 from core.mixins import AdminRequiredMixin, OperatorRequiredMixin, ReadOrWriteRoleMixin, ViewerRequiredMixin
 from core.models import Job
@@ -406,14 +407,14 @@ class VMCreateView(OperatorRequiredMixin, FormView):
     def get_initial(self):
         initial = super().get_initial()
         for key in ("hypervisor", "role"):
-            if self.request.GET.get(key, "").isdigit():
-                initial[key] = int(self.request.GET[key])
+            if parse_id(self.request.GET.get(key)) is not None:
+                initial[key] = parse_id(self.request.GET[key])
         return initial
 
     def get_context_data(self, **kwargs):
         context = super().get_context_data(**kwargs)
         role_pk = context["form"]["role"].value()
-        role = Role.objects.filter(pk=role_pk).first() if str(role_pk or "").isdigit() else None
+        role = Role.objects.filter(pk=parse_id(role_pk)).first()
         context["suggested_name"] = suggest_vm_name(role)
         return context
 
@@ -429,7 +430,7 @@ class VMSuggestNameView(OperatorRequiredMixin, View):
 
     def get(self, request):
         role_pk = request.GET.get("role", "")
-        role = Role.objects.select_related("naming_scheme").filter(pk=role_pk).first() if role_pk.isdigit() else None
+        role = Role.objects.select_related("naming_scheme").filter(pk=parse_id(role_pk)).first()
         suggested = suggest_vm_name(role)
         form = VMNameForm(initial={"name": suggested or request.GET.get("name", "")})
         return render(request, "hypervisors/_vm_name_input.html",

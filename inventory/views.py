@@ -17,6 +17,7 @@ from django.views.generic import CreateView, DeleteView, DetailView, TemplateVie
 from django_filters.views import FilterView
 from django_tables2 import RequestConfig, SingleTableMixin
 
+from core.converters import parse_id
 from core.mixins import AdminRequiredMixin, OperatorRequiredMixin, ViewerRequiredMixin
 from core.models import Job
 
@@ -74,7 +75,7 @@ def name_pools(schemes):
 
 
 def int_or_none(value):
-    return int(value) if value and str(value).isdigit() else None
+    return parse_id(value)
 
 
 def name_hint(role):
@@ -146,7 +147,7 @@ class HostFormView(OperatorRequiredMixin, TemplateView):
     def initial_from_query(self):
         """Prefill a new host from links such as "add a host in this free rack unit"."""
         keys = ("site", "rack", "position", "role")
-        initial = {key: self.request.GET[key] for key in keys if self.request.GET.get(key, "").isdigit()}
+        initial = {key: self.request.GET[key] for key in keys if parse_id(self.request.GET.get(key)) is not None}
         if "rack" in initial and "site" not in initial:
             rack = Rack.objects.filter(pk=initial["rack"]).first()
             if rack:

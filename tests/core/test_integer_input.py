@@ -165,3 +165,29 @@ def test_every_url_with_an_id_answers_404_for_an_id_no_column_holds(admin_user, 
     client.force_login(admin_user)
     answers = {(method, url): getattr(client, method)(url).status_code for url in urls for method in ("get", "post")}
     assert {key: status for key, status in answers.items() if status != 404} == {}
+
+
+# --- ids the console reads from a query string or a form itself (core.converters.parse_id) -----
+
+@pytest.mark.parametrize("value", ["²", HUGE])  # "²".isdigit() is True, int("²") a ValueError
+@pytest.mark.parametrize("url", [
+    "/inventory/hosts/add/?role={v}&site={v}&rack={v}&position={v}",
+    "/inventory/hosts/name-hint/?role={v}",
+    "/inventory/racks/add/?site={v}",
+    "/hypervisors/vms/add/?hypervisor={v}&role={v}",
+    "/hypervisors/vms/suggest-name/?role={v}",
+    "/cloud/sizing/?host={v}&vm={v}&size=1",
+])
+def test_console_pages_ignore_ids_that_name_nothing(url, value, admin_user, host):
+    client = Client()
+    client.force_login(admin_user)
+    assert client.get(url.format(v=value)).status_code == 200
+
+
+def test_console_still_reads_the_ids_it_is_given(admin_user, host, app_role):
+    client = Client()
+    client.force_login(admin_user)
+    page = client.get(f"/inventory/hosts/add/?site={host.site_id}&rack={host.rack_id}&position=12").content.decode()
+    assert re.search(rf'<option value="{host.rack_id}"[^>]* selected', page)
+    sizing = client.get(f"/cloud/sizing/?host={host.pk}&size=1").content.decode()
+    assert "luna" in sizing
