@@ -11,6 +11,6 @@ app_name = "access"
 urlpatterns = [
     path("", views.HostKeyListView.as_view(), name="host_keys"),
     path("add/", views.KnownHostKeyView.as_view(), name="host_key_add"),
-    path("<int:pk>/trust/", views.TrustHostKeyView.as_view(), name="host_key_trust"),
+    path("<id:pk>/trust/", views.TrustHostKeyView.as_view(), name="host_key_trust"),
     *model_urls(HostKey, "", only=("delete",), list_url=views.HOST_KEYS_URL),
 ]

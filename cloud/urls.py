@@ -11,9 +11,9 @@ app_name = "cloud"
 urlpatterns = [
     path("", views.AccountListView.as_view(), name="cloudaccount_list"),
     *model_urls(CloudAccount, "accounts", CloudAccountForm, views={"detail": views.AccountDetailView}),
-    path("accounts/<int:pk>/status/", views.AccountStatusView.as_view(), name="cloudaccount_status"),
-    path("accounts/<int:pk>/test/", views.AccountJobView.as_view(), {"what": "test"}, name="cloudaccount_test"),
-    path("accounts/<int:pk>/refresh/", views.AccountJobView.as_view(), {"what": "refresh"},
+    path("accounts/<id:pk>/status/", views.AccountStatusView.as_view(), name="cloudaccount_status"),
+    path("accounts/<id:pk>/test/", views.AccountJobView.as_view(), {"what": "test"}, name="cloudaccount_test"),
+    path("accounts/<id:pk>/refresh/", views.AccountJobView.as_view(), {"what": "refresh"},
          name="cloudaccount_refresh"),
     path("sizing/", views.SizingView.as_view(), name="sizing"),
     path("costs/", views.CostSettingsView.as_view(), name="cost_settings"),

@@ -14,6 +14,7 @@ from django.views import View
 from django.views.generic import DetailView, TemplateView
 from django_filters.views import FilterView
 
+from core.converters import parse_id
 from core.generic import ObjectEditView, ObjectListView
 from core.mixins import OperatorRequiredMixin, ViewerRequiredMixin
 from core.models import Job
@@ -111,7 +112,7 @@ class AccountJobView(OperatorRequiredMixin, View):
 
 
 def ids(request, name):
-    return [int(value) for value in request.GET.getlist(name) if value.isdigit()]
+    return [pk for pk in map(parse_id, request.GET.getlist(name)) if pk is not None]
 
 
 class SizingView(ViewerRequiredMixin, TemplateView):

@@ -33,9 +33,9 @@ from .roles import may, model_role
 ACTIONS = {
     "list": "",
     "add": "add/",
-    "detail": "<int:pk>/",
-    "edit": "<int:pk>/edit/",
-    "delete": "<int:pk>/delete/",
+    "detail": "<id:pk>/",
+    "edit": "<id:pk>/edit/",
+    "delete": "<id:pk>/delete/",
 }
 BLOCKERS_SHOWN = 10
 

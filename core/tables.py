@@ -1,13 +1,24 @@
 """django-tables2 tables of the core console pages."""
 
 import django_tables2 as tables
+from django.core.paginator import Paginator
 from django.template.loader import render_to_string
 from django.utils.html import format_html
 
 from .models import Job
+from .pagination import page_size
 
 
-class JobTable(tables.Table):
+class Table(tables.Table):
+    """The base of every console table. A page size asked in the query string (`per_page`,
+    read by django-tables2's RequestConfig wherever a table is paginated) stays within
+    1..MAX_PAGE_SIZE: below 1 the paginator had no first page to show (a 500)."""
+
+    def paginate(self, paginator_class=Paginator, per_page=None, page=1, *args, **kwargs):
+        return super().paginate(paginator_class, page_size(per_page), page, *args, **kwargs)
+
+
+class JobTable(Table):
     id = tables.Column(verbose_name="#", linkify=("job_detail", [tables.A("pk")]))
     title = tables.Column(linkify=("job_detail", [tables.A("pk")]))
     kind = tables.Column(attrs={"td": {"class": "font-monospace small"}})

@@ -5,6 +5,7 @@ import django_filters
 from django import forms
 from django.db.models import Q
 
+from core.filters import FilterSet
 from inventory.models import Role
 
 from .models import Hypervisor, VirtualMachine
@@ -14,7 +15,7 @@ STALE_STATES = (VirtualMachine.State.GONE, VirtualMachine.State.UNKNOWN)
 ANY_YES_NO = [("", "Any"), ("true", "Yes"), ("false", "No")]
 
 
-class VirtualMachineFilterSet(django_filters.FilterSet):
+class VirtualMachineFilterSet(FilterSet):
     q = django_filters.CharFilter(method="search", label="Search")
     hypervisor = django_filters.ModelChoiceFilter(
         queryset=Hypervisor.objects.select_related("host"), empty_label="Any hypervisor"

@@ -7,6 +7,8 @@ import django_tables2 as tables
 from django.template.loader import render_to_string
 from django.utils.html import format_html, format_html_join
 
+from core.tables import Table
+
 from .models import VirtualMachine
 
 WARN_PERCENT, FULL_PERCENT = 80, 100
@@ -111,7 +113,7 @@ def render_bar(bar, compact=True):
 CONNECTION_BADGE = '{% include "hypervisors/_connection_badge.html" with hypervisor=record.hypervisor %}'
 
 
-class HypervisorTable(tables.Table):
+class HypervisorTable(Table):
     """Rows are capacity.Usage objects (one annotated query for the whole list)."""
 
     name = tables.Column(accessor="hypervisor__host__hostname", verbose_name="Hypervisor",
@@ -151,7 +153,7 @@ VM_NAME = (
 )
 
 
-class VirtualMachineTable(tables.Table):
+class VirtualMachineTable(Table):
     name = tables.TemplateColumn(VM_NAME, order_by=("name",))
     state = tables.TemplateColumn('{% include "hypervisors/_vm_state.html" with vm=record %}', order_by=("state",))
     hypervisor = tables.Column(accessor="hypervisor__host__hostname", verbose_name="Hypervisor",

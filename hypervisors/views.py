@@ -15,6 +15,7 @@ from django.views.generic import DetailView, FormView, TemplateView
 from django_filters.views import FilterView
 from django_tables2 import RequestConfig, SingleTableMixin
 
+from core.converters import parse_id
 from core.mixins import ActionRequiredMixin, ReadOrWriteRoleMixin, ViewerRequiredMixin
 from core.models import Job
 from inventory.models import Role
@@ -228,7 +229,7 @@ class VMListView(ViewerRequiredMixin, SingleTableMixin, FilterView):
     filterset_class = VirtualMachineFilterSet
     table_class = VirtualMachineTable
     template_name = "hypervisors/vm_list.html"
-    paginate_by = 50
+    table_pagination = {"per_page": 50}  # the table's pages only: paginate_by paginated a second time (404s)
 
     def get_queryset(self):
         return vm_queryset()
@@ -382,14 +383,14 @@ class VMCreateView(ActionRequiredMixin, FormView):
     def get_initial(self):
         initial = super().get_initial()
         for key in ("hypervisor", "role"):
-            if self.request.GET.get(key, "").isdigit():
-                initial[key] = int(self.request.GET[key])
+            if parse_id(self.request.GET.get(key)) is not None:
+                initial[key] = parse_id(self.request.GET[key])
         return initial
 
     def get_context_data(self, **kwargs):
         context = super().get_context_data(**kwargs)
         role_pk = context["form"]["role"].value()
-        role = Role.objects.filter(pk=role_pk).first() if str(role_pk or "").isdigit() else None
+        role = Role.objects.filter(pk=parse_id(role_pk)).first()
         context["suggested_name"] = next_vm_name(role)
         return context
 
@@ -413,7 +414,7 @@ class VMSuggestNameView(ActionRequiredMixin, View):
 
     def get(self, request):
         role_pk = request.GET.get("role", "")
-        role = Role.objects.select_related("naming_scheme").filter(pk=role_pk).first() if role_pk.isdigit() else None
+        role = Role.objects.select_related("naming_scheme").filter(pk=parse_id(role_pk)).first()
         suggested = next_vm_name(role)
         form = VMNameForm(initial={"name": suggested or request.GET.get("name", "")})
         return render(request, "hypervisors/_vm_name_input.html",

@@ -4,10 +4,12 @@ means the same in both."""
 import django_filters
 from django.db.models import Q
 
+from core.filters import FilterSet
+
 from .models import Host, HostStatus, Rack, Role, Site, Tag
 
 
-class HostFilterSet(django_filters.FilterSet):
+class HostFilterSet(FilterSet):
     q = django_filters.CharFilter(method="search", label="Search")
     status = django_filters.MultipleChoiceFilter(choices=HostStatus.choices)
     role = django_filters.ModelMultipleChoiceFilter(field_name="role__slug", to_field_name="slug", queryset=Role.objects.all())

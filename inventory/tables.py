@@ -5,6 +5,7 @@ from dataclasses import dataclass
 import django_tables2 as tables
 from django.utils.html import format_html, format_html_join
 
+from core.tables import Table
 from core.templatetags.console import tag_badge
 from health.tables import HealthColumn
 
@@ -13,7 +14,7 @@ from .models import Host, Site
 STATUS_BADGE = "{% load console %}{% status_badge record %}"
 
 
-class HostTable(tables.Table):
+class HostTable(Table):
     hostname = tables.Column(linkify=True, attrs={"td": {"class": "fw-semibold"}})
     status = tables.TemplateColumn(STATUS_BADGE, order_by=("status",))
     health = HealthColumn()
@@ -59,7 +60,7 @@ class HostTable(tables.Table):
         return format_html_join(" ", "{}", ((tag_badge(tag),) for tag in record.tags.all()))
 
 
-class SiteTable(tables.Table):
+class SiteTable(Table):
     name = tables.Column(linkify=True, attrs={"td": {"class": "fw-semibold"}})
     description = tables.Column()
     address = tables.Column()

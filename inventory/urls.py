@@ -21,9 +21,9 @@ urlpatterns = [
     path("hosts/suggest-name/", views.HostSuggestNameView.as_view(), name="host_suggest_name"),
     *model_urls(Host, "hosts", views={"list": views.HostListView, "detail": views.HostDetailView,
                                       "add": views.HostEditView, "edit": views.HostEditView}),
-    path("hosts/<int:pk>/status/", views.HostStatusView.as_view(), name="host_status"),
-    path("hosts/<int:pk>/repaired/", views_repair.HostRepairedView.as_view(), name="host_repaired"),
-    path("hosts/<int:pk>/journal/", views.JournalAddView.as_view(), name="host_journal"),
+    path("hosts/<id:pk>/status/", views.HostStatusView.as_view(), name="host_status"),
+    path("hosts/<id:pk>/repaired/", views_repair.HostRepairedView.as_view(), name="host_repaired"),
+    path("hosts/<id:pk>/journal/", views.JournalAddView.as_view(), name="host_journal"),
     # sites and racks
     *model_urls(Site, "sites", SiteForm, views={"list": views.SiteListView, "detail": views.SiteDetailView}),
     *model_urls(Rack, "racks", views={"add": views.RackEditView, "edit": views.RackEditView,

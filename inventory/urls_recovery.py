@@ -4,13 +4,13 @@ from . import views_recovery as views
 
 urlpatterns = [
     path("recoveries/", views.ReplacementListView.as_view(), name="replacement_list"),
-    path("recoveries/<int:pk>/", views.ReplacementDetailView.as_view(), name="replacement_detail"),
-    path("recoveries/<int:pk>/steps/<int:number>/confirm/", views.ReplacementConfirmView.as_view(),
+    path("recoveries/<id:pk>/", views.ReplacementDetailView.as_view(), name="replacement_detail"),
+    path("recoveries/<id:pk>/steps/<id:number>/confirm/", views.ReplacementConfirmView.as_view(),
          name="replacement_confirm"),
-    path("recoveries/<int:pk>/replan/", views.ReplacementActionView.as_view(action="replan"),
+    path("recoveries/<id:pk>/replan/", views.ReplacementActionView.as_view(action="replan"),
          name="replacement_replan"),
-    path("recoveries/<int:pk>/cancel/", views.ReplacementActionView.as_view(action="cancel"),
+    path("recoveries/<id:pk>/cancel/", views.ReplacementActionView.as_view(action="cancel"),
          name="replacement_cancel"),
-    path("hosts/<int:pk>/replace/", views.ReplacementProposeView.as_view(), name="host_replace"),
-    path("hosts/<int:pk>/replacement-card/", views.HostReplacementCardView.as_view(), name="host_replacement_card"),
+    path("hosts/<id:pk>/replace/", views.ReplacementProposeView.as_view(), name="host_replace"),
+    path("hosts/<id:pk>/replacement-card/", views.HostReplacementCardView.as_view(), name="host_replacement_card"),
 ]

@@ -15,6 +15,7 @@ from django.urls import NoReverseMatch, reverse, reverse_lazy
 from django.views import View
 from django.views.generic import DetailView, TemplateView
 
+from core.converters import parse_id
 from core.generic import ModelRoleMixin, ObjectDeleteView, ObjectEditView, ObjectTableView
 from core.mixins import OperatorRequiredMixin, ViewerRequiredMixin
 from core.models import Job
@@ -71,7 +72,7 @@ def name_pools(schemes):
 
 
 def int_or_none(value):
-    return int(value) if value and str(value).isdigit() else None
+    return parse_id(value)
 
 
 def name_hint(role):
@@ -132,7 +133,7 @@ class HostDetailView(ViewerRequiredMixin, DetailView):
 def initial_from_query(request):
     """Prefill a new host from links such as "add a host in this free rack unit"."""
     keys = ("site", "rack", "position", "role")
-    initial = {key: request.GET[key] for key in keys if request.GET.get(key, "").isdigit()}
+    initial = {key: request.GET[key] for key in keys if parse_id(request.GET.get(key)) is not None}
     if "rack" in initial and "site" not in initial:
         rack = Rack.objects.filter(pk=initial["rack"]).first()
         if rack:

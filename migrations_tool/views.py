@@ -12,6 +12,7 @@ from django.views.generic import TemplateView
 
 from cloud.services.prices import NoPriceTable
 from cloud.services.workloads import HOST, VM, load_workloads, select_workloads
+from core.converters import parse_id
 from core.mixins import OperatorRequiredMixin, ReadOrWriteRoleMixin, ViewerRequiredMixin
 from core.roles import Role, has_role
 
@@ -197,9 +198,9 @@ class WavesView(ReadOrWriteRoleMixin, View):
             else:
                 return self.render_page(request, plan, form)
         elif what == "delete-dependency":
-            dependency_id = request.POST.get("dependency", "")
-            if dependency_id.isdigit():
-                Dependency.objects.filter(pk=int(dependency_id)).delete()
+            dependency_id = parse_id(request.POST.get("dependency"))
+            if dependency_id is not None:
+                Dependency.objects.filter(pk=dependency_id).delete()
         elif what == "next":
             return redirect("migrations_tool:plan_targets", plan.pk)
         return redirect("migrations_tool:plan_waves", plan.pk)

@@ -1,12 +1,14 @@
 import django_filters
 from django import forms
 
+from core.filters import FilterSet, IntegerFilter
+
 from ..models import CloudAccount, DiskReplication, InstanceType, OnPremCostModel, UtilisationRecord
 
 ANY_YES_NO = [("", "Any"), ("true", "Yes"), ("false", "No")]
 
 
-class CloudAccountFilterSet(django_filters.FilterSet):
+class CloudAccountFilterSet(FilterSet):
     q = django_filters.CharFilter(field_name="name", lookup_expr="icontains", label="Search")
 
     class Meta:
@@ -14,7 +16,7 @@ class CloudAccountFilterSet(django_filters.FilterSet):
         fields = ["q", "region", "is_embedded", "auth_mode"]
 
 
-class InstanceTypeFilterSet(django_filters.FilterSet):
+class InstanceTypeFilterSet(FilterSet):
     """Shared by the API and the console's instance type page."""
 
     q = django_filters.CharFilter(field_name="name", lookup_expr="icontains", label="Name contains")
@@ -24,11 +26,11 @@ class InstanceTypeFilterSet(django_filters.FilterSet):
     burstable = django_filters.BooleanFilter(widget=forms.Select(choices=ANY_YES_NO))
     bare_metal = django_filters.BooleanFilter(widget=forms.Select(choices=ANY_YES_NO))
     architecture = django_filters.CharFilter(lookup_expr="icontains")
-    min_vcpus = django_filters.NumberFilter(field_name="vcpus", lookup_expr="gte", min_value=0, max_value=100000)
-    max_vcpus = django_filters.NumberFilter(field_name="vcpus", lookup_expr="lte", min_value=0, max_value=100000)
-    min_memory_mib = django_filters.NumberFilter(field_name="memory_mib", lookup_expr="gte", min_value=0,
+    min_vcpus = IntegerFilter(field_name="vcpus", lookup_expr="gte", min_value=0, max_value=100000)
+    max_vcpus = IntegerFilter(field_name="vcpus", lookup_expr="lte", min_value=0, max_value=100000)
+    min_memory_mib = IntegerFilter(field_name="memory_mib", lookup_expr="gte", min_value=0,
                                                  max_value=2**31 - 1)
-    max_memory_mib = django_filters.NumberFilter(field_name="memory_mib", lookup_expr="lte", min_value=0,
+    max_memory_mib = IntegerFilter(field_name="memory_mib", lookup_expr="lte", min_value=0,
                                                  max_value=2**31 - 1)
 
     class Meta:
@@ -36,7 +38,7 @@ class InstanceTypeFilterSet(django_filters.FilterSet):
         fields = ["q", "region", "family", "generation", "burstable", "bare_metal", "architecture"]
 
 
-class OnPremCostModelFilterSet(django_filters.FilterSet):
+class OnPremCostModelFilterSet(FilterSet):
     role = django_filters.CharFilter(field_name="role__slug")
 
     class Meta:
@@ -44,13 +46,13 @@ class OnPremCostModelFilterSet(django_filters.FilterSet):
         fields = ["kind", "role"]
 
 
-class UtilisationFilterSet(django_filters.FilterSet):
+class UtilisationFilterSet(FilterSet):
     class Meta:
         model = UtilisationRecord
         fields = ["host", "vm", "source"]
 
 
-class DiskReplicationFilterSet(django_filters.FilterSet):
+class DiskReplicationFilterSet(FilterSet):
     q = django_filters.CharFilter(field_name="name", lookup_expr="icontains", label="Search")
     state = django_filters.ChoiceFilter(choices=DiskReplication.State.choices)
 

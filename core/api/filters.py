@@ -3,7 +3,9 @@ from datetime import timezone
 import django_filters
 from auditlog.models import LogEntry
 from django.db.models import Q
+from django_filters import rest_framework
 
+from core.filters import FilterSet, IntegerFilter, with_integer_filters
 from core.models import Job
 
 from .serializers import ACTION_NAMES
@@ -17,7 +19,19 @@ class UtcIsoDateTimeFilter(django_filters.IsoDateTimeFilter):
         return super().filter(qs, value.astimezone(timezone.utc) if value else value)
 
 
-class JobFilterSet(django_filters.FilterSet):
+class ApiFilterSet(rest_framework.FilterSet):
+    """The FilterSet DjangoFilterBackend builds for a view's `filterset_fields`."""
+
+    FILTER_DEFAULTS = with_integer_filters(rest_framework.FilterSet.FILTER_DEFAULTS)
+
+
+class FilterBackend(rest_framework.DjangoFilterBackend):
+    """DEFAULT_FILTER_BACKENDS: views that list `filterset_fields` get IntegerFilters too."""
+
+    filterset_base = ApiFilterSet
+
+
+class JobFilterSet(FilterSet):
     state = django_filters.MultipleChoiceFilter(choices=Job.State.choices)
     kind = django_filters.CharFilter()
     created_by = django_filters.CharFilter(field_name="created_by__username", label="Username of who started it")
@@ -27,11 +41,11 @@ class JobFilterSet(django_filters.FilterSet):
         fields = ["state", "kind", "created_by"]
 
 
-class ChangeLogFilterSet(django_filters.FilterSet):
+class ChangeLogFilterSet(FilterSet):
     model = django_filters.CharFilter(
         method="filter_model", label='Changed model: "host" or "inventory.host"'
     )
-    content_type = django_filters.NumberFilter(field_name="content_type_id", label="Content type id")
+    content_type = IntegerFilter(field_name="content_type_id", label="Content type id")
     object_id = django_filters.CharFilter(field_name="object_pk", label="Primary key of the changed object")
     actor = django_filters.CharFilter(field_name="actor__username", label="Username of who made the change")
     action = django_filters.ChoiceFilter(choices=[(name, name) for name in ACTION_NAMES.values()], method="filter_action")

@@ -3,12 +3,13 @@
 import django_filters
 
 from core.api.filters import UtcIsoDateTimeFilter
+from core.filters import FilterSet, IntegerFilter
 
 from ..models import Alert, Check, CheckResult, CheckSchedule, HealthState, HostHealth
 
 
-class CheckResultFilterSet(django_filters.FilterSet):
-    host = django_filters.NumberFilter(field_name="host_id", label="Host id")
+class CheckResultFilterSet(FilterSet):
+    host = IntegerFilter(field_name="host_id", label="Host id")
     hostname = django_filters.CharFilter(field_name="host__hostname")
     check = django_filters.MultipleChoiceFilter(field_name="check_type", choices=Check.choices)
     ok = django_filters.BooleanFilter()
@@ -20,7 +21,7 @@ class CheckResultFilterSet(django_filters.FilterSet):
         fields = ["host", "hostname", "check", "ok", "since", "until"]
 
 
-class HostHealthFilterSet(django_filters.FilterSet):
+class HostHealthFilterSet(FilterSet):
     state = django_filters.MultipleChoiceFilter(choices=HealthState.choices)
     flapping = django_filters.BooleanFilter()
     hostname = django_filters.CharFilter(field_name="host__hostname")
@@ -31,18 +32,18 @@ class HostHealthFilterSet(django_filters.FilterSet):
         fields = ["state", "flapping", "hostname", "site"]
 
 
-class CheckScheduleFilterSet(django_filters.FilterSet):
+class CheckScheduleFilterSet(FilterSet):
     check = django_filters.ChoiceFilter(field_name="check_type", choices=Check.choices)
     role = django_filters.CharFilter(field_name="role__slug", label="Role slug")
-    host = django_filters.NumberFilter(field_name="host_id", label="Host id")
+    host = IntegerFilter(field_name="host_id", label="Host id")
 
     class Meta:
         model = CheckSchedule
         fields = ["check", "role", "host", "enabled"]
 
 
-class AlertFilterSet(django_filters.FilterSet):
-    host = django_filters.NumberFilter(field_name="host_id", label="Host id")
+class AlertFilterSet(FilterSet):
+    host = IntegerFilter(field_name="host_id", label="Host id")
     event = django_filters.MultipleChoiceFilter(choices=Alert.Event.choices)
     since = UtcIsoDateTimeFilter(field_name="created_at", lookup_expr="gte")
 

@@ -7,6 +7,7 @@ from django.db.models import Q
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 
+from core.filters import FilterSet
 from inventory.models import HostStatus, Site, Tag
 
 from ..filters import VirtualMachineFilterSet
@@ -21,7 +22,7 @@ class SlugFilter(django_filters.ModelMultipleChoiceFilter):
         super().__init__(*args, to_field_name="slug", **kwargs)
 
 
-class SearchFilterSet(django_filters.FilterSet):
+class SearchFilterSet(FilterSet):
     search_fields = ()
     q = django_filters.CharFilter(method="search", label="Search")
 

@@ -9,6 +9,7 @@ from django.db.models import Q
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 
+from core.filters import FilterSet
 from inventory.filters import HostFilterSet
 from inventory.models import Host, Interface, JournalEntry, NamingScheme, Rack, Role, Site, Tag
 
@@ -20,7 +21,7 @@ class IPAddressFilter(django_filters.CharFilter):
     field_class = forms.GenericIPAddressField
 
 
-class NameSearchFilterSet(django_filters.FilterSet):
+class NameSearchFilterSet(FilterSet):
     """`?q=` searches the fields listed in `search_fields`."""
 
     search_fields = ("name",)

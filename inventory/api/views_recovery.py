@@ -12,6 +12,7 @@ from rest_framework.response import Response
 from core.api.audit import audited
 from core.api.schema import ErrorDetailSerializer
 from core.api.views import ApiViewMixin
+from core.filters import FilterSet
 from core.roles import Role as ConsoleRole
 from inventory.models import Replacement
 from inventory.services import recovery
@@ -24,7 +25,7 @@ StepAcceptedSerializer = inline_serializer("ReplacementStepAccepted", fields={
 })
 
 
-class ReplacementFilterSet(django_filters.FilterSet):
+class ReplacementFilterSet(FilterSet):
     open = django_filters.BooleanFilter(method="filter_open", label="Open (proposed or in progress)")
 
     class Meta:

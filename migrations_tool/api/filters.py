@@ -1,9 +1,11 @@
 import django_filters
 
+from core.filters import FilterSet
+
 from ..models import MigrationPlan, PlannedWorkload, Strategy
 
 
-class PlanFilterSet(django_filters.FilterSet):
+class PlanFilterSet(FilterSet):
     q = django_filters.CharFilter(field_name="name", lookup_expr="icontains", label="Name contains")
 
     class Meta:
@@ -11,7 +13,7 @@ class PlanFilterSet(django_filters.FilterSet):
         fields = ["q", "status", "account"]
 
 
-class PlannedWorkloadFilterSet(django_filters.FilterSet):
+class PlannedWorkloadFilterSet(FilterSet):
     q = django_filters.CharFilter(field_name="name", lookup_expr="icontains", label="Name contains")
     strategy = django_filters.ChoiceFilter(choices=Strategy.choices)
 

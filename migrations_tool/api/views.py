@@ -17,6 +17,7 @@ from cloud.services.workloads import load_workloads
 from core.api.accepted import JobAcceptedSerializer, job_accepted, validated
 from core.api.audit import AuditedMixin, audited
 from core.api.exceptions import Conflict, django_validation_error_detail
+from core.api.schema import ErrorDetailSerializer
 from core.api.views import ApiViewMixin
 from core.roles import Role
 
@@ -170,6 +171,7 @@ class RunViewSet(ApiViewMixin, viewsets.ReadOnlyModelViewSet):
     def get_serializer_class(self):
         return s.RunSerializer if self.action == "list" else s.RunDetailSerializer
 
+    # every control answers 409 when the run's state refuses it (RunRefused)
     def _control(self, request, do):
         run = self.get_object()
         try:
@@ -180,19 +182,19 @@ class RunViewSet(ApiViewMixin, viewsets.ReadOnlyModelViewSet):
         run = self.get_queryset().get(pk=run.pk)
         return run
 
-    @extend_schema(request=None, responses={200: s.RunDetailSerializer})
+    @extend_schema(request=None, responses={200: s.RunDetailSerializer, 409: ErrorDetailSerializer})
     @action(detail=True, methods=["post"])
     def pause(self, request, pk=None):
         """Pause at the next step or progress report (the step's checkpoint is kept). 409 when not running."""
         return Response(s.RunDetailSerializer(self._control(request, lambda r: runs.request(r, Run.Control.PAUSE))).data)
 
-    @extend_schema(request=None, responses={200: s.RunDetailSerializer})
+    @extend_schema(request=None, responses={200: s.RunDetailSerializer, 409: ErrorDetailSerializer})
     @action(detail=True, methods=["post"])
     def cancel(self, request, pk=None):
         """Cancel: no further steps; sources not yet cut over keep running. 409 when finished."""
         return Response(s.RunDetailSerializer(self._control(request, lambda r: runs.request(r, Run.Control.CANCEL))).data)
 
-    @extend_schema(request=s.ResumeSerializer, responses={202: RunAcceptedSerializer})
+    @extend_schema(request=s.ResumeSerializer, responses={202: RunAcceptedSerializer, 409: ErrorDetailSerializer})
     @action(detail=True, methods=["post"])
     def resume(self, request, pk=None):
         """Go on after a pause, a failure or a dead worker (take_over), from each step's checkpoint."""
@@ -203,31 +205,31 @@ class RunViewSet(ApiViewMixin, viewsets.ReadOnlyModelViewSet):
         ids = validated(s.RunActionSerializer, request.data)["workloads"]
         return run_accepted(self._control(request, lambda r: runs.add_action(r, what, request.user, ids)))
 
-    @extend_schema(request=s.RunActionSerializer, responses={202: RunAcceptedSerializer})
+    @extend_schema(request=s.RunActionSerializer, responses={202: RunAcceptedSerializer, 409: ErrorDetailSerializer})
     @action(detail=True, methods=["post"])
     def sync(self, request, pk=None):
         """Send what changed since the last replication (the sources keep running)."""
         return self._add(request, "sync")
 
-    @extend_schema(request=s.RunActionSerializer, responses={202: RunAcceptedSerializer})
+    @extend_schema(request=s.RunActionSerializer, responses={202: RunAcceptedSerializer, 409: ErrorDetailSerializer})
     @action(detail=True, methods=["post"], url_path="test-cutover")
     def test_cutover(self, request, pk=None):
         """Launch test copies of replicated workloads; the sources are not touched."""
         return self._add(request, "test_cutover")
 
-    @extend_schema(request=s.RunActionSerializer, responses={202: RunAcceptedSerializer})
+    @extend_schema(request=s.RunActionSerializer, responses={202: RunAcceptedSerializer, 409: ErrorDetailSerializer})
     @action(detail=True, methods=["post"])
     def cutover(self, request, pk=None):
         """Cut over: stop the source, last delta, launch, inventory and DNS follow."""
         return self._add(request, "cutover")
 
-    @extend_schema(request=s.RunActionSerializer, responses={202: RunAcceptedSerializer})
+    @extend_schema(request=s.RunActionSerializer, responses={202: RunAcceptedSerializer, 409: ErrorDetailSerializer})
     @action(detail=True, methods=["post"])
     def finalize(self, request, pk=None):
         """Keep the move for good: test instances go, rollback is no longer offered."""
         return self._add(request, "finalize")
 
-    @extend_schema(request=s.RunActionSerializer, responses={202: RunAcceptedSerializer})
+    @extend_schema(request=s.RunActionSerializer, responses={202: RunAcceptedSerializer, 409: ErrorDetailSerializer})
     @action(detail=True, methods=["post"])
     def rollback(self, request, pk=None):
         """Undo: terminate instances, restore DNS, start the sources where they were."""
