@@ -9,7 +9,7 @@ import logging
 from functools import wraps
 from importlib import import_module
 
-from celery import shared_task
+from celery import current_app, shared_task
 from django.apps import apps
 from django.contrib.contenttypes.models import ContentType
 from django.db import transaction
@@ -158,6 +158,14 @@ def task_for(kind):
         return _TASKS[kind]
     except KeyError:
         raise LookupError(f"No task runs jobs of kind {kind!r}") from None
+
+
+def celery_task(name):
+    """The plain Celery task named `name` (one that is not a job's, e.g. an alert delivery),
+    found the same way: the service sending it never imports the tasks module."""
+    if name not in current_app.tasks:
+        _load_task_modules()
+    return current_app.tasks[name]
 
 
 def start(kind, title, *, user=None, params=None, target=None, parent=None, **send_options):

@@ -52,7 +52,7 @@ def scheduled_compact_history():
     return start("health.compact_history", "Compact health history").pk
 
 
-@shared_task(name="health.deliver_alert", bind=True, max_retries=None, acks_late=True)
+@shared_task(name=alerts.DELIVER_TASK, bind=True, max_retries=None, acks_late=True)
 def deliver_alert(self, delivery_id):
     """One delivery attempt; on failure, retry later (doubling delay) until the attempts run out."""
     delivery = AlertDelivery.objects.select_related("alert").filter(pk=delivery_id).first()

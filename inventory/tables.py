@@ -7,17 +7,19 @@ from django.utils.html import format_html, format_html_join
 
 from core.tables import Table
 from core.templatetags.console import tag_badge
-from health.tables import HealthColumn
 
 from .models import Host, Site
 
 STATUS_BADGE = "{% load console %}{% status_badge record %}"
+# The health app's badge, by template tag: the inventory shows it without importing health
+# (health depends on the inventory, not the other way round).
+HEALTH_BADGE = "{% load health %}{% health_badge record %}"
 
 
 class HostTable(Table):
     hostname = tables.Column(linkify=True, attrs={"td": {"class": "fw-semibold"}})
     status = tables.TemplateColumn(STATUS_BADGE, order_by=("status",))
-    health = HealthColumn()
+    health = tables.TemplateColumn(HEALTH_BADGE, verbose_name="Health", order_by=("health__state",))
     role = tables.Column(accessor="role__name", verbose_name="Role", order_by=("role__name",))
     site = tables.Column(accessor="site__name", verbose_name="Site", order_by=("site__name",))
     rack_position = tables.Column(verbose_name="Rack / U", empty_values=(), order_by=("rack__name", "position"))

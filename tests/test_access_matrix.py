@@ -248,7 +248,7 @@ def routes():
         if name.startswith("admin:") or "(?P<format>" in route or "<drf_format_suffix" in route:
             continue
         path = re.sub(r"\(\?P<(\w+)>[^)]*\)", MISSING_ID, route).replace("^", "").replace("$", "")
-        path = re.sub(r"<(?:int:|slug:)?\w+>", MISSING_ID, path).replace("<str:control>", "pause")
+        path = re.sub(r"<(?!str:control>)(?:\w+:)?\w+>", MISSING_ID, path).replace("<str:control>", "pause")
         found.setdefault(name, "/" + path)
     return found
 

@@ -25,8 +25,9 @@ from schemathesis import checks
 
 from cloud.models import DiskReplication, InstanceType, OnPremCostModel, UtilisationRecord
 from core.jobs import create_job
+from access.models import HostKey, SSHCredential
 from health.models import (Alert, AlertTarget, CheckResult, CheckSchedule, FenceAttempt, FenceDevice, HostHealth,
-                           HostKey, PortCheck, Recovery, SiteRecoveryPolicy, SSHCredential)
+                           PortCheck, Recovery, SiteRecoveryPolicy)
 from hypervisors.models import Hypervisor, VirtualMachine
 from inventory.models import Host, Interface, JournalEntry, NamingScheme, Replacement, Role, Tag
 from migrations_tool.models import Dependency, MigrationPlan, PlannedWorkload, Run, Wave

@@ -12,9 +12,12 @@ from django.db import transaction
 from django.urls import reverse
 from django.utils import timezone
 
+from core.jobs import celery_task
+
 from .. import conf, webhooks
 from ..models import Alert, AlertDelivery, AlertTarget, DeliveryAttempt
 
+DELIVER_TASK = "health.deliver_alert"
 EVENT_FAILED = Alert.Event.FAILED
 EVENT_RECOVERED = Alert.Event.RECOVERED
 EVENT_FLAPPING = Alert.Event.FLAPPING
@@ -41,10 +44,9 @@ def raise_alert(host, event, summary, evidence):
         for target in AlertTarget.objects.filter(enabled=True)
     ]
     if deliveries:
-        from ..tasks import deliver_alert  # tasks import services: import here, not at the top
-
+        deliver = celery_task(DELIVER_TASK)
         for delivery in deliveries:
-            transaction.on_commit(lambda pk=delivery.pk: deliver_alert.delay(pk))
+            transaction.on_commit(lambda pk=delivery.pk: deliver.delay(pk))
     return alert
 
 

@@ -14,7 +14,8 @@ from django.urls.converters import IntConverter, StringConverter
 from django.utils import timezone
 
 from core.converters import IdConverter
-from health.models import Alert, CheckResult, CheckSchedule, HostHealth, HostKey, PortCheck
+from access.models import HostKey
+from health.models import Alert, CheckResult, CheckSchedule, HostHealth, PortCheck
 from inventory.models import Host
 
 HUGE = "1" * 30  # beyond any 64-bit column

@@ -165,16 +165,16 @@ def test_email_targets_still_show_their_addresses(admin_api):
 def test_the_console_form_shows_a_new_secret_once_and_never_renders_the_url_back(admin_user):
     client = Client()
     client.force_login(admin_user)
-    form_page = client.get(reverse("health:alert_target_add"))
+    form_page = client.get(reverse("health:alerttarget_add"))
     secret = form_page.context["form"]["new_signing_secret"].value()
     assert secret and secret in form_page.content.decode()
     url = f"https://hooks.example/{TOKEN}"
-    answer = client.post(reverse("health:alert_target_add"), {"name": "pager", "kind": "webhook", "address": url,
+    answer = client.post(reverse("health:alerttarget_add"), {"name": "pager", "kind": "webhook", "address": url,
                                                               "enabled": "on", "new_signing_secret": secret})
     assert answer.status_code == 302
     target = AlertTarget.objects.get(name="pager")
     assert (target.address, target.signing_secret) == (url, secret)
-    edit_url = reverse("health:alert_target_edit", args=[target.pk])
+    edit_url = reverse("health:alerttarget_edit", args=[target.pk])
     edit_page = client.get(edit_url).content.decode()
     assert TOKEN not in edit_page and secret not in edit_page and "https://hooks.example/…" in edit_page
     answer = client.post(edit_url, {"name": "pager 2", "kind": "webhook", "address": "", "enabled": "on",
@@ -187,8 +187,8 @@ def test_the_console_form_shows_a_new_secret_once_and_never_renders_the_url_back
 def test_a_new_webhook_without_a_secret_is_a_form_error(admin_user):
     client = Client()
     client.force_login(admin_user)
-    answer = client.post(reverse("health:alert_target_add"), {"name": "pager", "kind": "webhook", "enabled": "on",
+    answer = client.post(reverse("health:alerttarget_add"), {"name": "pager", "kind": "webhook", "enabled": "on",
                                                               "address": "https://hooks.example/x",
                                                               "new_signing_secret": ""})
-    assert answer.status_code == 200 and "Keep the generated secret" in answer.content.decode()
+    assert answer.status_code == 400 and "Keep the generated secret" in answer.content.decode()
     assert not AlertTarget.objects.exists()
