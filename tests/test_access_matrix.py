@@ -24,6 +24,7 @@ RANK = {"viewer": 1, "operator": 2, "admin": 3}
 V, O, A = "viewer", "operator", "admin"
 PUBLIC = "public"  # anyone, even anonymous (the login page)
 SIGNED_IN = "signed-in"  # any logged-in user, with or without a role
+NOBODY = "nobody"  # not served to anyone, whatever the role (405 at best)
 
 # URL name -> {method: role}. API detail routes list PUT/PATCH/DELETE as they serve them.
 RULES = {
@@ -47,12 +48,13 @@ RULES = {
     "inventory:host_delete": {"GET": A, "POST": A},
     "inventory:host_status": {"POST": O},
     "inventory:host_journal": {"POST": O},
+    "inventory:host_repaired": {"POST": O},
     "inventory:host_name_hint": {"GET": O},
     "inventory:host_suggest_name": {"GET": O},
     "inventory:host_import": {"GET": O, "POST": O},
     "inventory:host_import_template": {"GET": V},
     "inventory:host_export": {"GET": V},
-    "inventory:host_replace": {"GET": O, "POST": O},
+    "inventory:host_replace": {"POST": O},
     "inventory:host_replacement_card": {"GET": V},
     "inventory:replacement_list": {"GET": V},
     "inventory:replacement_detail": {"GET": V},
@@ -146,10 +148,11 @@ RULES = {
     "host-export": {"GET": V},
     "host-list": {"GET": V, "POST": O, "PATCH": O},
     "host-detail": {"GET": V, "PUT": O, "PATCH": O, "DELETE": A},
+    "host-repaired": {"POST": O},
     "interface-list": {"GET": V, "POST": O},
     "interface-detail": {"GET": V, "PUT": O, "PATCH": O, "DELETE": A},
     "journal-entry-list": {"GET": V, "POST": O},
-    "journal-entry-detail": {"GET": V},
+    "journal-entry-detail": {"GET": V, "PUT": NOBODY, "PATCH": NOBODY, "DELETE": NOBODY},  # append-only
     **{f"{basename}-list": {"GET": V, "POST": A} for basename in ("site", "rack", "role", "naming-scheme", "tag")},
     **{f"{basename}-detail": {"GET": V, "PUT": A, "PATCH": A, "DELETE": A}
        for basename in ("site", "rack", "role", "naming-scheme", "tag")},
@@ -285,6 +288,8 @@ def client_for(identity, users, api):
 
 
 def allowed(identity, role):
+    if role == NOBODY:
+        return False
     if role == PUBLIC:
         return True
     if identity == "anonymous":
@@ -295,7 +300,7 @@ def allowed(identity, role):
 def refused(response, identity, api):
     if identity == "anonymous" and not api:
         return response.status_code == 302 and response["Location"].startswith("/login/")
-    return response.status_code in ((401, 403) if api else (403,))
+    return response.status_code in ((401, 403, 405) if api else (403, 405))
 
 
 CASES = [(name, method, role) for name, rule in sorted(RULES.items()) for method, role in rule.items()]
