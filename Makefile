@@ -55,11 +55,12 @@ PIP_STAMP := $(VENV)/.requirements.stamp
 PIP_TEST_STAMP := $(VENV)/.requirements-test.stamp
 NPM_STAMP := node_modules/.install.stamp
 
-.PHONY: help run install install-test apt-run apt-test static migrate demo admin lab lab-down lab-demo test bench clean
+.PHONY: help run install install-test apt-run apt-test static migrate demo admin lab lab-down lab-demo lint test bench clean
 
 help:
 	@echo "make run      set up (packages, venv, assets, database, demo data, admin) and start web + worker + beat"
 	@echo "make test     the whole test suite on PostgreSQL+Redis and SQLite+RabbitMQ (what CI runs)"
+	@echo "make lint     ruff over the code (ruff.toml); CI runs it before the tests"
 	@echo "make migrate  apply database migrations"
 	@echo "make demo     load the demo estate (idempotent)"
 	@echo "make bench    time the host list API and console page on 10,000 hosts (SQLite and PostgreSQL)"
@@ -135,6 +136,9 @@ run: static demo admin lab-demo
 	@exec honcho start -f Procfile
 
 # --- Tests -------------------------------------------------------------------
+
+lint: install-test
+	@$(STEP) "Lint (ruff)" $(BIN)/ruff check .
 
 test: install-test
 	@$(STEP) "Checking PostgreSQL, Redis and RabbitMQ" \

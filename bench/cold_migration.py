@@ -29,11 +29,11 @@ def main():
 
     import libvirt
 
+    from access.models import SSHCredential
+    from access.services import trust
+    from core.actions import SYSTEM
     from core.jobs import create_job, run_job
     from core.models import Job
-    from access.models import SSHCredential
-    from core.actions import SYSTEM
-    from access.services import trust
     from hypervisors.drivers import libvirt_driver as driver
     from hypervisors.lab import Lab
     from hypervisors.models import Hypervisor, VirtualMachine
@@ -75,7 +75,7 @@ def main():
             vm = VirtualMachine.objects.select_related("hypervisor__host").get(uuid=guest)
             job = create_job("hypervisors.cold_migrate", "bench")
             started = time.perf_counter()
-            run_job(job.pk, lambda j, rec: migration.cold_migrate(vm, hvs[there], j, rec))
+            run_job(job.pk, lambda j, rec, vm=vm, there=there: migration.cold_migrate(vm, hvs[there], j, rec))
             ours.append(time.perf_counter() - started)
             job.refresh_from_db()
             assert job.state == Job.State.SUCCEEDED, job.message

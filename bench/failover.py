@@ -36,10 +36,10 @@ def main():
 
     import libvirt
 
-    from health import conf
     from access.models import SSHCredential
-    from core.actions import SYSTEM
     from access.services import trust
+    from core.actions import SYSTEM
+    from health import conf
     from health.models import CheckSchedule, FenceDevice, HealthEvent, Recovery, SiteRecoveryPolicy
     from health.services import sweep
     from hypervisors.drivers import libvirt_driver as driver

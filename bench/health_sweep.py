@@ -106,8 +106,8 @@ def main():
     from django.core.management import call_command
 
     from access.models import SSHCredential
-    from core.actions import SYSTEM
     from access.services import trust
+    from core.actions import SYSTEM
     from health.models import CheckResult
     from health.services import sweep
     from hypervisors.lab import Lab

@@ -55,7 +55,7 @@ def main():
             if round_number % 2 == 0:
                 vm = VirtualMachine.objects.select_related("hypervisor__host").get(uuid=guest)
                 job = create_job("hypervisors.live_migrate", "bench")
-                run_job(job.pk, lambda j, rec: migration.live_migrate(vm, hvs[there], j, rec))
+                run_job(job.pk, lambda j, rec, vm=vm, there=there: migration.live_migrate(vm, hvs[there], j, rec))
                 job.refresh_from_db()
                 assert job.state == Job.State.SUCCEEDED, job.message
                 ours.append(time.perf_counter() - started)

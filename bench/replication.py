@@ -47,9 +47,9 @@ def start_cloud(log_path):
         try:
             urllib.request.urlopen(urllib.request.Request(endpoint + "/moto-api/reset", method="POST"), timeout=5)
             return process, endpoint
-        except OSError:
+        except OSError as exc:
             if process.poll() is not None or time.monotonic() > deadline:
-                raise SystemExit(f"The embedded cloud did not start: see {log_path}")
+                raise SystemExit(f"The embedded cloud did not start: see {log_path}") from exc
             time.sleep(0.2)
 
 

@@ -55,7 +55,9 @@ class OnPremCostModelForm(forms.ModelForm):
 class SizingPolicyForm(forms.ModelForm):
     class Meta:
         model = SizingPolicy
-        exclude = ["name"]
+        fields = ["cpu_headroom", "memory_headroom", "min_memory_mib", "allow_previous_generation", "allow_burstable",
+                  "allow_bare_metal", "architecture", "retire_max_cpu_percent", "retire_min_days", "database_role",
+                  "production_tag", "default_db_engine"]
 
 
 class SizingForm(forms.Form):

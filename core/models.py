@@ -26,8 +26,6 @@ class Job(models.Model):
 
     FINISHED_STATES = (State.SUCCEEDED, State.FAILED, State.CANCELLED)
 
-    objects = JobQuerySet.as_manager()
-
     kind = models.CharField(max_length=64, db_index=True, help_text="What the job does, e.g. inventory.import")
     title = models.CharField(max_length=200)
     state = models.CharField(max_length=16, choices=State.choices, default=State.PENDING, db_index=True)
@@ -52,6 +50,8 @@ class Job(models.Model):
         "self", null=True, blank=True, on_delete=models.CASCADE, related_name="children",
         help_text="The job this one is a step of (e.g. one VM's migration in an evacuation)",
     )
+
+    objects = JobQuerySet.as_manager()
 
     class Meta:
         ordering = ["-created_at", "-id"]

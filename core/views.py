@@ -16,7 +16,6 @@ from .mixins import OperatorRequiredMixin, ViewerRequiredMixin
 from .models import Job
 from .tables import JobTable
 
-
 # --- jobs ------------------------------------------------------------------------
 
 

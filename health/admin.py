@@ -11,7 +11,6 @@ from .models import (
     SiteRecoveryPolicy,
 )
 
-
 admin.site.register(CheckSchedule, list_display=["check_type", "role", "host", "interval_seconds", "enabled"])
 admin.site.register(PortCheck, list_display=["role", "port", "label"])
 admin.site.register(AlertTarget, list_display=["name", "kind", "shown_address", "enabled"],

@@ -139,6 +139,9 @@ class CheckAggregate(models.Model):
         ordering = ["-hour"]
         constraints = [models.UniqueConstraint(fields=["host", "check_type", "hour"], name="aggregate_unique_hour")]
 
+    def __str__(self):
+        return f"{self.host} {self.check_type} {self.hour:%Y-%m-%d %H:00}"
+
 
 class CheckStatus(models.Model):
     """The latest result of each check on each host, and for how long it has been so."""
@@ -158,6 +161,9 @@ class CheckStatus(models.Model):
         ordering = ["host__hostname", "check_type"]
         verbose_name_plural = "check statuses"
         constraints = [models.UniqueConstraint(fields=["host", "check_type"], name="check_status_unique")]
+
+    def __str__(self):
+        return f"{self.host} {self.check_type}: {'ok' if self.ok else 'failing'}"
 
 
 class HostHealth(models.Model):
@@ -195,6 +201,9 @@ class HealthEvent(models.Model):
 
     class Meta:
         ordering = ["-at", "-id"]
+
+    def __str__(self):
+        return f"{self.host} {self.from_state} → {self.to_state} at {self.at:%Y-%m-%d %H:%M:%S}"
 
 
 # --- whom we told -----------------------------------------------------------------------
@@ -299,6 +308,9 @@ class AlertDelivery(models.Model):
         ordering = ["alert", "target_name"]
         verbose_name_plural = "alert deliveries"
 
+    def __str__(self):
+        return f"{self.alert} to {self.target_name} ({self.state})"
+
     @property
     def shown_address(self):
         return webhooks.mask_address(self.address)
@@ -315,6 +327,9 @@ class DeliveryAttempt(models.Model):
 
     class Meta:
         ordering = ["delivery", "number"]
+
+    def __str__(self):
+        return f"{self.delivery} attempt at {self.at:%Y-%m-%d %H:%M:%S}"
 
 
 # --- fencing and recovery -----------------------------------------------------------------

@@ -164,7 +164,7 @@ def parse_csv(text):
             bad_rows[number] = f"This row has {len(cells)} cells but the header names {len(columns)} columns."
             continue
         row = {}
-        for column, cell in zip(columns, cells):
+        for column, cell in zip(columns, cells, strict=False):  # trailing blank cells are allowed
             if column is None:
                 if cell.strip():
                     raise CSVFileError(f"Row {number} has a value in a column the header does not name.")

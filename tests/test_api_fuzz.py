@@ -13,21 +13,30 @@ import uuid
 
 import pytest
 import schemathesis
-from schemathesis import GenerationMode
-from hypothesis import HealthCheck, given, settings
-from hypothesis.errors import Unsatisfiable
 from django.core.signals import request_finished, request_started
 from django.db import close_old_connections, transaction
 from django.urls import resolve
 from django.utils import timezone
+from hypothesis import HealthCheck, given, settings
+from hypothesis.errors import Unsatisfiable
 from rest_framework.authtoken.models import Token
-from schemathesis import checks
+from schemathesis import GenerationMode, checks
 
+from access.models import HostKey, SSHCredential
 from cloud.models import DiskReplication, InstanceType, OnPremCostModel, UtilisationRecord
 from core.jobs import create_job
-from access.models import HostKey, SSHCredential
-from health.models import (Alert, AlertTarget, CheckResult, CheckSchedule, FenceAttempt, FenceDevice, HostHealth,
-                           PortCheck, Recovery, SiteRecoveryPolicy)
+from health.models import (
+    Alert,
+    AlertTarget,
+    CheckResult,
+    CheckSchedule,
+    FenceAttempt,
+    FenceDevice,
+    HostHealth,
+    PortCheck,
+    Recovery,
+    SiteRecoveryPolicy,
+)
 from hypervisors.models import Hypervisor, VirtualMachine
 from inventory.models import Host, Interface, JournalEntry, NamingScheme, Replacement, Role, Tag
 from migrations_tool.models import Dependency, MigrationPlan, PlannedWorkload, Run, Wave

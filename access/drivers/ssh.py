@@ -10,7 +10,6 @@ known_hosts file: only what the caller passes in.
 import base64
 import hashlib
 import io
-import socket
 import time
 from dataclasses import dataclass
 
@@ -146,7 +145,7 @@ def run(address, port, username, pkey, trusted_keys, command, timeout):
             raise HostKeyChanged(exc.expected_key, exc.key) from exc
         except paramiko.AuthenticationException as exc:
             raise AuthenticationFailed(f"authentication as {username} refused: {exc}") from exc
-        except (socket.timeout, TimeoutError) as exc:
+        except TimeoutError as exc:
             raise Unreachable(f"{address}:{port} did not answer within {timeout:g}s") from exc
         except (paramiko.SSHException, OSError, EOFError) as exc:
             raise Unreachable(f"{address}:{port}: {_describe(exc)}") from exc
@@ -166,7 +165,7 @@ def _execute(client, command, remaining):
         while True:
             try:
                 data = channel.recv(65536)
-            except socket.timeout:
+            except TimeoutError:
                 remaining()  # raises once the deadline passed
                 continue
             if not data:

@@ -20,6 +20,7 @@ from ..addresses import ssh_address
 from ..drivers import ssh as ssh_driver
 from ..models import HostKey
 
+
 class FingerprintMismatch(ValueError):
     """The admin confirmed a fingerprint other than the key's."""
 

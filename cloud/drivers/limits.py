@@ -31,7 +31,7 @@ def explained_limits(account, operation):
         with aws.translated_errors(account, operation):
             yield
     except aws.CloudError as exc:
-        raise _explained(exc, account, operation) or exc
+        raise (_explained(exc, account, operation) or exc) from exc
 
 
 def _explained(exc, account, operation):

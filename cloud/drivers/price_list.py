@@ -77,7 +77,7 @@ def read_ec2_offer(path, region):
             wanted[sku] = ("instance", attributes)
         elif family == "Storage" and attributes.get("volumeApiName") == "gp3":
             wanted[sku] = ("storage", attributes)
-    for sku, (kind, attributes), price in _on_demand_prices(path, wanted):
+    for _sku, (kind, attributes), price in _on_demand_prices(path, wanted):
         if kind == "storage":
             prices.storage.setdefault("gp3", price)
         elif price > 0:
@@ -106,7 +106,7 @@ def read_rds_offer(path, region):
             wanted[sku] = ("instance", attributes)
         elif family == "Database Storage" and _is_gp3_storage(attributes):
             wanted[sku] = ("storage", attributes)
-    for sku, (kind, attributes), price in _on_demand_prices(path, wanted):
+    for _sku, (kind, attributes), price in _on_demand_prices(path, wanted):
         if kind == "storage":
             prices.storage.setdefault("gp3", price)
         elif price > 0:

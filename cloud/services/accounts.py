@@ -6,8 +6,6 @@
 """
 
 import logging
-
-
 from dataclasses import asdict, dataclass
 
 from django.db import transaction

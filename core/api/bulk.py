@@ -64,7 +64,7 @@ class BulkWriteMixin:
         wanted = [pk for pk in ids if isinstance(pk, int)]
         instances = self.get_queryset().in_bulk(wanted)
         pairs, seen = [], set()
-        for pk, item in zip(ids, items):
+        for pk, item in zip(ids, items, strict=True):
             if not isinstance(item, dict):
                 pairs.append(({"non_field_errors": ["Expected an object with an id."]}, item))
             elif not isinstance(pk, int):

@@ -1,4 +1,4 @@
-from datetime import timezone
+from datetime import UTC
 
 import django_filters
 from auditlog.models import LogEntry
@@ -16,7 +16,7 @@ class UtcIsoDateTimeFilter(django_filters.IsoDateTimeFilter):
     beyond +-15:59, which ISO 8601 (and so the form field) allows."""
 
     def filter(self, qs, value):
-        return super().filter(qs, value.astimezone(timezone.utc) if value else value)
+        return super().filter(qs, value.astimezone(UTC) if value else value)
 
 
 class ApiFilterSet(rest_framework.FilterSet):

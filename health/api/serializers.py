@@ -5,8 +5,6 @@ contains them."""
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-SLUG_PATTERN = r"^[-a-zA-Z0-9_]+$"
-
 from core.api.serializers import CleanModelSerializer, SlugRelatedField
 from inventory.models import Host, Role, Site
 
@@ -26,6 +24,8 @@ from ..models import (
     Recovery,
     SiteRecoveryPolicy,
 )
+
+SLUG_PATTERN = r"^[-a-zA-Z0-9_]+$"
 
 
 class CheckResultSerializer(serializers.ModelSerializer):

@@ -32,7 +32,7 @@ def tcp_probe(address, port, timeout) -> Probe:
             return Probe(True, True, f"tcp/{port} accepts connections ({_ms(started)} ms)")
     except ConnectionRefusedError:
         return Probe(True, False, f"tcp/{port} refused (the address answers, nothing listens)")
-    except (socket.timeout, TimeoutError):
+    except TimeoutError:
         return Probe(False, False, f"tcp/{port} no answer within {timeout:g}s")
     except OSError as exc:
         if exc.errno in (errno.EHOSTUNREACH, errno.ENETUNREACH):
@@ -52,7 +52,7 @@ def rmcp_ping(address, port, timeout) -> Probe:
         except ConnectionRefusedError:
             # ICMP port unreachable: the address answers, no IPMI service.
             return Probe(True, False, f"udp/{port} RMCP refused (the address answers, no IPMI service)")
-        except (socket.timeout, TimeoutError):
+        except TimeoutError:
             return Probe(False, False, f"udp/{port} no RMCP presence pong within {timeout:g}s")
         except OSError as exc:
             return Probe(False, False, f"udp/{port} {exc.strerror or exc}")

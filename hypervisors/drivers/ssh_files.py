@@ -7,7 +7,6 @@ connection. No agent, no ~/.ssh, no known_hosts file.
 
 import json
 import shlex
-import socket
 import stat
 
 import paramiko
@@ -72,7 +71,7 @@ class RemoteFiles:
             _stdin, stdout, stderr = self.client.exec_command(command, timeout=timeout)
             out, err = stdout.read().decode(errors="replace"), stderr.read().decode(errors="replace")
             status = stdout.channel.recv_exit_status()
-        except (paramiko.SSHException, socket.timeout, OSError) as exc:
+        except (TimeoutError, paramiko.SSHException, OSError) as exc:
             raise RemoteCommandFailed(f"{self.address}: {argv[0]} failed: {exc}") from exc
         if status != 0:
             raise RemoteCommandFailed(f"{self.address}: {argv[0]} exited {status}: {err.strip()[:300]}")
@@ -140,7 +139,7 @@ class RemoteFiles:
         with self.sftp.open(path, "rb") as handle:
             for first in range(0, len(blocks), window):
                 batch = blocks[first:first + window]
-                yield from zip((offset for offset, _ in batch), handle.readv(batch))
+                yield from zip((offset for offset, _ in batch), handle.readv(batch), strict=True)
 
     def open_write(self, path):
         handle = self.sftp.open(path, "wb")

@@ -24,7 +24,6 @@ from access.services.trust import trusted_keys
 from ..drivers.ssh_files import TRANSFER_ERRORS, RemoteFiles, copy_stream
 from ..models import Hypervisor
 
-
 TEMPORARY_MARK = ".opsconsole-copy-"  # a disk's name + this + a random tag: a copy not verified yet
 
 

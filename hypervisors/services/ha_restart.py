@@ -87,7 +87,7 @@ def restart_ha_vms(hypervisor: Hypervisor, job, recorder, user=None, parallel=2,
     hypervisor.vms.filter(WAS_UP).update(state=VirtualMachine.State.SHUTOFF, state_changed_at=timezone.now())
     finished = {c.pk: c for c in Job.objects.filter(pk__in=[c.pk for c in children])}
     restarted, failed = [], []
-    for child, move in zip(children, plan["moves"]):
+    for child, move in zip(children, plan["moves"], strict=True):
         done = finished[child.pk]
         if done.state == Job.State.SUCCEEDED:
             restarted.append({"vm": move["vm"], "on": (done.result or {}).get("on", move["target"]), "job": done.pk})

@@ -11,8 +11,8 @@ from core.api.bulk import BulkWriteMixin
 from core.api.views import ApiViewMixin
 from core.roles import Role as ConsoleRole
 from inventory import ansible, services
-from inventory.services import repair
 from inventory.models import Host, Interface, JournalEntry, NamingScheme, Rack, Role, Site, Tag
+from inventory.services import repair
 
 from . import filters
 from .serializers import (

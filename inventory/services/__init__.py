@@ -1,7 +1,8 @@
 """Operations on the inventory. Views, the API, imports and tasks all call these."""
 
-from core.audit import acting_as
 from django.db import transaction
+
+from core.audit import acting_as
 
 from ..models import STATUS_TRANSITIONS, Host, HostStatus, JournalEntry, Role, StatusChange, check_transition
 

@@ -131,7 +131,7 @@ def readiness(plan):
     if any(w.strategy in CLOUD_STRATEGIES for w in moving) and not plan.account_id:
         problems.append("Workloads go to AWS: choose the cloud account.")
     for w in moving:
-        for field, message in choice_errors(w).items():
+        for message in choice_errors(w).values():
             problems.append(f"{w.name}: {message}")
         if w.strategy == Strategy.REPLATFORM_RDS:
             problems.extend(f"{w.name}: {problem}" for problem in source_dsn_problems(w.source_dsn))

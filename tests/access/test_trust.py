@@ -12,8 +12,8 @@ from django.core.exceptions import PermissionDenied
 
 from access.addresses import ssh_address
 from access.models import HostKey, SSHCredential
-from core.actions import SYSTEM
 from access.services import trust
+from core.actions import SYSTEM
 from hypervisors.models import Hypervisor, VirtualMachine
 from hypervisors.services import disk_copy
 from hypervisors.services.migration import MigrationRefused, check_local_disk_copy

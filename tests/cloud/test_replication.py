@@ -4,9 +4,9 @@ injected by an HTTP proxy in front of moto that can drop the network or answer w
 an AWS error."""
 
 import hashlib
-import json
 import http.client
 import http.server
+import json
 import re
 import subprocess
 import threading

@@ -13,8 +13,8 @@ from django.urls import URLPattern, URLResolver, get_resolver
 from django.urls.converters import IntConverter, StringConverter
 from django.utils import timezone
 
-from core.converters import IdConverter
 from access.models import HostKey
+from core.converters import IdConverter
 from health.models import Alert, CheckResult, CheckSchedule, HostHealth, PortCheck
 from inventory.models import Host
 

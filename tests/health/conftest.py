@@ -7,9 +7,9 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from health.checks.base import Outcome
 from access.models import SSHCredential
 from access.services import trust
+from health.checks.base import Outcome
 from health.models import AlertTarget, SiteRecoveryPolicy
 from hypervisors.models import Hypervisor, VirtualMachine
 from hypervisors.services import sync

@@ -9,9 +9,8 @@ import time
 import pytest
 
 from access.drivers import ssh as ssh_driver
-from health.checks import bmc, metrics, tcp
+from health.checks import ProbePlan, bmc, metrics, tcp
 from health.checks.base import Target
-from health.checks import ProbePlan
 from health.drivers import net
 from health.services.sweep import run_bounded
 
@@ -86,7 +85,7 @@ def rmcp_responder():
         while not stop.is_set():
             try:
                 data, peer = sock.recvfrom(64)
-            except socket.timeout:
+            except TimeoutError:
                 continue
             if data == net.RMCP_PRESENCE_PING:
                 sock.sendto(bytes([0x06, 0x00, 0xFF, 0x06, 0x00, 0x00, 0x11, 0xBE, 0x40, 0x00, 0x00, 0x10]), peer)

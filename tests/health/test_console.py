@@ -6,8 +6,8 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 
-from core.models import Job
 from access.models import SSHCredential
+from core.models import Job
 from health.models import CheckResult, CheckSchedule, CheckStatus, HostHealth
 
 

@@ -11,7 +11,6 @@ from health.models import Alert, AlertTarget, HealthEvent, HostHealth
 from health.services import detection, sweep
 from health.signals import host_failed
 from inventory.models import Host, JournalEntry
-
 from tests.health.conftest import outcome
 
 T0 = timezone.now().replace(microsecond=0)

@@ -6,9 +6,9 @@ import pytest
 from django.utils import timezone
 from django_celery_beat.models import PeriodicTask
 
+from access.models import SSHCredential
 from core.models import Job
 from health import tasks
-from access.models import SSHCredential
 from health.models import CheckSchedule, CheckStatus, HostHealth
 from health.services import schedules, sweep
 from inventory.models import Host

@@ -14,7 +14,6 @@ from django.urls import reverse
 from core import jobs
 from core.jobs import create_job
 from core.models import Job
-from hypervisors import views
 from hypervisors.models import Hypervisor, VirtualMachine
 from inventory.models import Host, HostStatus, Role, Site
 

@@ -9,8 +9,8 @@ import libvirt
 import pytest
 
 from access.models import HostKey, SSHCredential
-from core.actions import SYSTEM
 from access.services import trust
+from core.actions import SYSTEM
 from core.jobs import JobRecorder, create_job, run_job
 from core.models import Job
 from hypervisors.models import Hypervisor, VirtualMachine

@@ -11,14 +11,13 @@ from django.urls import reverse
 from access.models import SSHCredential
 from access.services import trust
 from core.models import Job
-from inventory.models import Host, Site
-from tests.conftest import token_client
-
 from hypervisors.drivers.libvirt_driver import parse_devices
 from hypervisors.drivers.ssh_files import copy_stream
 from hypervisors.models import Hypervisor, VirtualMachine
 from hypervisors.services.actions import domain_xml
 from hypervisors.services.migration import local_disk_paths
+from inventory.models import Host, Site
+from tests.conftest import token_client
 
 
 def hv(shared, path=""):

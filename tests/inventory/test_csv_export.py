@@ -43,7 +43,7 @@ def test_the_export_has_every_column_and_no_secret(tagged, viewer_api):
     assert tuple(rows[0]) == COLUMNS
     assert "bmc_password" not in rows[0]
     assert [row[0] for row in rows[1:]] == ["node-000", "node-001", "node-002", "node-003"]
-    first = dict(zip(rows[0], rows[1]))
+    first = dict(zip(rows[0], rows[1], strict=True))
     assert first["interfaces"] == "eth0=52:54:00:00:00:00/10.0.0.1"
     assert (first["disks"], first["tags"], first["rack"], first["site"]) == ("sda:480", "prod", "R01", "ams1")
     assert not any("secret-" in cell for row in rows for cell in row)
@@ -100,7 +100,7 @@ def test_query_count_does_not_grow_with_the_number_of_hosts(site, rack, viewer_a
 
 def test_cells_a_spreadsheet_would_run_as_formulas_are_quoted(site, viewer_api):
     Host.objects.create(hostname="evil", site=site, notes="=HYPERLINK(\"http://x\")", owner="@ops")
-    row = dict(zip(*rows_of(viewer_api.get(API_EXPORT))))
+    row = dict(zip(*rows_of(viewer_api.get(API_EXPORT)), strict=True))
     assert (row["notes"], row["owner"]) == ("'=HYPERLINK(\"http://x\")", "'@ops")
 
 

@@ -90,7 +90,7 @@ def test_proposal_is_idempotent_changes_nothing_and_says_so_in_the_journal(site,
     assert "marvin keeps its name" in replacement.naming_note
     marvin.refresh_from_db(), spare.refresh_from_db()
     assert (marvin.status, spare.status, spare.hostname) == ("active", "spare", "spare-01")
-    assert "Replacement #%d proposed by failure detection: spare-01 takes over as zaphod" % replacement.pk \
+    assert f"Replacement #{replacement.pk} proposed by failure detection: spare-01 takes over as zaphod" \
         in marvin.journal.first().text
     steps = list(replacement.steps.values_list("number", "kind", "state", "destructive"))
     assert steps == [(1, "mark_failed", "pending", True), (2, "take_over", "pending", True),

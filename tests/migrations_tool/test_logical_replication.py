@@ -25,6 +25,7 @@ from migrations_tool.services import plans, runs
 from migrations_tool.services.assessment import assess
 from tests.migrations_tool.test_cloud_steps import work
 
+
 def _server_programs():
     """The newest PostgreSQL server's programs on this machine (Debian: /usr/lib/postgresql/N/bin)."""
     found = glob.glob("/usr/lib/postgresql/*/bin/initdb")

@@ -7,14 +7,14 @@ import pytest
 from auditlog.models import LogEntry
 from django.core.exceptions import ValidationError
 from django.test import Client
-from psycopg.conninfo import conninfo_to_dict
 from django.urls import reverse
+from psycopg.conninfo import conninfo_to_dict
 
 from cloud.services.workloads import load_workloads
+from migrations_tool import source_dsn
 from migrations_tool.models import Dependency, PlannedWorkload, Run, Wave
 from migrations_tool.services import plans, runs
 from migrations_tool.services.assessment import assess
-from migrations_tool import source_dsn
 from migrations_tool.source_dsn import masked, parse_source_dsn
 
 ACCEPTED = [

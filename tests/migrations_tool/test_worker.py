@@ -59,7 +59,7 @@ def test_a_worker_killed_mid_replication_is_taken_over_and_resumes_from_the_last
     blocks = 160  # 80 MiB of data: long enough to be caught half way
     disk = tmp_path / "luna.raw"
     with open(disk, "wb") as image:
-        for index in range(blocks):
+        for _ in range(blocks):
             image.write(os.urandom(BLOCK))
     luna = estate["hosts"]["luna"]
     plan = plans.create_plan("EC2", assess(load_workloads(host_ids=[luna.pk]), account=embedded_account),

@@ -7,8 +7,8 @@ from django.core.management.base import BaseCommand
 from django.db import transaction
 
 from access.models import SSHCredential
-from core.actions import SYSTEM
 from access.services import trust
+from core.actions import SYSTEM
 from hypervisors.labconfig import configured_lab
 from inventory.models import Host, Role
 
