@@ -31,7 +31,10 @@ def explained_limits(account, operation):
         with aws.translated_errors(account, operation):
             yield
     except aws.CloudError as exc:
-        raise (_explained(exc, account, operation) or exc) from exc
+        explained = _explained(exc, account, operation)
+        if explained is None:
+            raise  # as it was: callers read its cause (a dropped connection is worth a retry)
+        raise explained from exc
 
 
 def _explained(exc, account, operation):
