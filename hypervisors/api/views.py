@@ -28,6 +28,7 @@ from .serializers import (
     ForgetSerializer,
     ForgottenSerializer,
     HypervisorSerializer,
+    MaintenanceAcceptedSerializer,
     MaintenanceSerializer,
     MigrateSerializer,
     MigrationAcceptedSerializer,
@@ -86,7 +87,8 @@ class HypervisorViewSet(HypervisorsApiMixin, AuditedMixin, viewsets.ModelViewSet
         policy = validated(PolicyQuerySerializer, request.query_params)["policy"]
         return Response(EvacuationPlanSerializer(maintenance.evacuation_plan(hypervisor, policy)).data)
 
-    @extend_schema(request=MaintenanceSerializer, responses=ACCEPTED)
+    @extend_schema(request=MaintenanceSerializer,
+                   responses={202: MaintenanceAcceptedSerializer, 409: ErrorDetailSerializer})
     @action(detail=True, methods=["post"], write_role=operations.request_evacuation.role)
     def maintenance(self, request, pk=None):
         """Enter maintenance: live-migrate every VM away, `parallel` at a time, and leave the

@@ -55,9 +55,12 @@ def test_a_repaired_answer_is_the_host_schema(schema, operator_api, host):
     assert name == "Host" and set(answer.json()) == set(properties)
 
 
-def test_the_maintenance_answer_is_what_its_serializer_documents(operator_api, host):
-    hypervisor = Hypervisor.objects.create(host=host, uri="test+tcp://127.0.0.1:9/luna")
+def test_the_maintenance_answer_is_its_schema_with_the_moves(schema, operator_api, host):
+    hypervisor = Hypervisor.objects.create(host=host, uri="test+tcp://127.0.0.1:9/default")
     answer = operator_api.post(f"/api/hypervisors/hypervisors/{hypervisor.pk}/maintenance/", {}, format="json")
     assert answer.status_code == 202, answer.content
-    assert set(answer.json()) == set(MaintenanceAcceptedSerializer().fields) and answer.json()["moves"] == 0
+    properties, name = documented(schema, "/api/hypervisors/hypervisors/{id}/maintenance/", "post", 202)
+    assert name == "MaintenanceAccepted" and set(answer.json()) == set(properties) == \
+        set(MaintenanceAcceptedSerializer().fields)
+    assert answer.json()["moves"] == 0 and properties["moves"]["type"] == "integer"
     assert Host.objects.get(pk=host.pk).status == HostStatus.ACTIVE  # the job (not run here) does the rest
