@@ -8,6 +8,7 @@ declaration (`fn.role`, `fn.allowed(user)`) to guard their views and show their 
 so the rule can never differ between them.
 """
 
+import inspect
 from functools import wraps
 
 from django.core.exceptions import PermissionDenied
@@ -43,15 +44,21 @@ def require_role(user, role, what="this"):
 
 
 def action(role, what=None):
-    """Declare `fn` an action needing `role`; its `user` keyword is required."""
+    """Declare `fn` an action needing `role`: the `user` it is called with (by keyword or in
+    its place) must have it; None is nobody, the product itself passes SYSTEM."""
 
     def decorate(fn):
         label = what or fn.__name__.replace("_", " ")
+        signature = inspect.signature(fn)
+        if "user" not in signature.parameters:
+            raise TypeError(f"{fn.__qualname__}: an action takes the acting user as `user`")
 
         @wraps(fn)
-        def checked(*args, user, **kwargs):
-            require_role(user, role, label)
-            return fn(*args, user=user, **kwargs)
+        def checked(*args, **kwargs):
+            bound = signature.bind(*args, **kwargs)
+            bound.apply_defaults()
+            require_role(bound.arguments["user"], role, label)
+            return fn(*args, **kwargs)
 
         checked.role = role
         checked.allowed = lambda user: allowed(user, role)

@@ -13,7 +13,7 @@ from django.views.generic import TemplateView
 from cloud.services.prices import NoPriceTable
 from cloud.services.workloads import HOST, VM, load_workloads, select_workloads
 from core.converters import parse_id
-from core.mixins import OperatorRequiredMixin, ReadOrWriteRoleMixin, ViewerRequiredMixin
+from core.mixins import ActionRequiredMixin, OperatorRequiredMixin, ReadOrWriteRoleMixin, ViewerRequiredMixin
 from core.roles import Role, has_role
 
 from .forms import DependencyForm, NewPlanForm, PickForm, TargetsForm, WaveMoveForm, WorkloadForm, WorkloadTargetForm
@@ -298,12 +298,14 @@ class RunStatusView(RunDetailView):
     template_name = "migrations_tool/_run_status.html"
 
 
-class RunControlView(OperatorRequiredMixin, View):
+class RunControlView(ActionRequiredMixin, View):
+    performs = runs.add_action  # pause, cancel and resume need the same role
+
     def post(self, request, pk, control):
         run = get_object_or_404(Run.objects.select_related("plan", "job"), pk=pk)
         try:
             if control in ("pause", "cancel"):
-                runs.request(run, control)
+                runs.request(run, control, request.user)
             elif control in ("resume", "take_over"):
                 runs.resume(run, request.user, take_over=control == "take_over")
             else:

@@ -116,13 +116,11 @@ class PlanViewSet(ApiViewMixin, AuditedMixin, viewsets.ModelViewSet):
         return Response(s.ReviewSerializer(plans.review(self.get_object())).data)
 
     @extend_schema(request=s.StartSerializer, responses={202: RunAcceptedSerializer})
-    @action(detail=True, methods=["post"])
+    @action(detail=True, methods=["post"], write_role=runs.start_run.role)
     def start(self, request, pk=None):
         """Start a run of the plan (or of one wave): 400 with the reasons when it is not ready."""
         plan = self.get_object()
         wave = validated(s.StartSerializer, request.data).get("wave")
-        if wave is not None and wave.plan_id != plan.pk:
-            raise serializers.ValidationError({"wave": ["That wave belongs to another plan."]})
         try:
             with audited(request):
                 run = runs.start_run(plan, request.user, wave=wave)
@@ -162,7 +160,7 @@ class RunViewSet(ApiViewMixin, viewsets.ReadOnlyModelViewSet):
     queryset = Run.objects.select_related("plan", "created_by")
     filterset_fields = ["plan", "state"]
     ordering_fields = ["created_at"]
-    write_role = Role.OPERATOR
+    write_role = runs.add_action.role  # every control is an operator's action (migrations_tool.services.runs)
 
     def get_queryset(self):
         queryset = super().get_queryset()
@@ -186,13 +184,13 @@ class RunViewSet(ApiViewMixin, viewsets.ReadOnlyModelViewSet):
     @action(detail=True, methods=["post"])
     def pause(self, request, pk=None):
         """Pause at the next step or progress report (the step's checkpoint is kept). 409 when not running."""
-        return Response(s.RunDetailSerializer(self._control(request, lambda r: runs.request(r, Run.Control.PAUSE))).data)
+        return Response(s.RunDetailSerializer(self._control(request, lambda r: runs.request(r, Run.Control.PAUSE, request.user))).data)
 
     @extend_schema(request=None, responses={200: s.RunDetailSerializer, 409: ErrorDetailSerializer})
     @action(detail=True, methods=["post"])
     def cancel(self, request, pk=None):
         """Cancel: no further steps; sources not yet cut over keep running. 409 when finished."""
-        return Response(s.RunDetailSerializer(self._control(request, lambda r: runs.request(r, Run.Control.CANCEL))).data)
+        return Response(s.RunDetailSerializer(self._control(request, lambda r: runs.request(r, Run.Control.CANCEL, request.user))).data)
 
     @extend_schema(request=s.ResumeSerializer, responses={202: RunAcceptedSerializer, 409: ErrorDetailSerializer})
     @action(detail=True, methods=["post"])

@@ -9,7 +9,10 @@ from its checkpoint.
 
     run = start_run(plan, user)                 # the job is queued on commit
     execute(run, job, recorder)                 # the task body
-    request(run, "pause" | "cancel"); resume(run, user); add_action(run, "cutover", user)
+    request(run, "pause" | "cancel", user); resume(run, user); add_action(run, "cutover", user)
+
+Starting a run and every control are operators' actions (core.actions); the beat's
+continuous replication acts as SYSTEM.
 """
 
 import logging
@@ -21,9 +24,11 @@ from django.db.models import Max
 from django.utils import timezone
 
 from core import jobs
+from core.actions import SYSTEM, acting_user, action
 from core.errors import sentence
 from core.jobs import JobCancelled
 from core.models import Job
+from core.roles import Role
 
 from ..models import MigrationPlan, PlannedWorkload, Run, RunStep, StepState, Strategy
 from . import executors, steps
@@ -52,26 +57,25 @@ class RunRefused(Exception):
 # --- starting -------------------------------------------------------------------------------------
 
 
+@action(Role.OPERATOR, "starting a migration run")
 def start_run(plan, user=None, wave=None):
     """A Run of the plan (or one wave) with the first steps of every moving workload, and
     its job queued. Raises ValidationError (non_field_errors) when the plan is not ready,
     or its run would not find its targets or sources (the review's problems, asked again)."""
+    if wave is not None and wave.plan_id != plan.pk:
+        raise ValidationError({"wave": "That wave belongs to another plan."})
     problems = problems_of(plan)
     if problems:
         raise ValidationError({"non_field_errors": problems})
     if plan.runs.filter(state__in=Run.OPEN_STATES).exists():
         raise ValidationError({"non_field_errors": ["The plan already has a run in progress: finish it first."]})
     with transaction.atomic():
-        run = Run.objects.create(plan=plan, wave=wave, created_by=_user(user))
+        run = Run.objects.create(plan=plan, wave=wave, created_by=acting_user(user))
         workloads = [w for w in ordered_workloads(plan, wave) if w.strategy in executors.STEPS]
         _append(run, [(w, kind) for w in workloads for kind in executors.STEPS[w.strategy]])
         MigrationPlan.objects.filter(pk=plan.pk).update(status=MigrationPlan.Status.RUNNING)
         _queue(run, user, f"Migration run #{run.pk} of {plan.name}")
     return run
-
-
-def _user(user):
-    return user if user is not None and user.is_authenticated else None
 
 
 def _append(run, pairs):
@@ -182,7 +186,8 @@ def _settle(run, recorder):
 # --- the operator's controls ---------------------------------------------------------------------
 
 
-def request(run, control):
+@action(Role.OPERATOR, "pausing or cancelling a migration run")
+def request(run, control, user=None):
     """Ask a running run to pause or cancel (it stops at the next step or progress report).
     A run that is not running is cancelled at once."""
     if control not in (Run.Control.PAUSE, Run.Control.CANCEL):
@@ -216,6 +221,7 @@ class _NullRecorder:
             jobs.JobRecorder(self.run.job).log(line)
 
 
+@action(Role.OPERATOR, "resuming a migration run")
 def resume(run, user=None, take_over=False):
     """Go on after a pause or a failure (failed and interrupted steps start again from their
     checkpoints), or after a worker died: its job ended, or (take_over) it stopped
@@ -242,6 +248,7 @@ def resume(run, user=None, take_over=False):
     return run
 
 
+@action(Role.OPERATOR, "acting on a migration run")
 def add_action(run, action, user=None, workload_ids=None, title=None):
     """Sync, test cutover, cutover or rollback: append the action's steps for every
     workload it applies to (or those given) and queue the run's job. The run's row is
@@ -304,7 +311,7 @@ def keep_in_sync(now=None):
         if not ec2:
             continue
         try:
-            add_action(run, "sync", workload_ids=ec2,
+            add_action(run, "sync", user=SYSTEM, workload_ids=ec2,
                        title=f"Continuous replication of run #{run.pk} ({run.plan.name})")
         except RunRefused:
             continue  # an operator acted meanwhile: their action goes first

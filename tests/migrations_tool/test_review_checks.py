@@ -115,13 +115,13 @@ def test_the_review_names_every_missing_target_and_source_and_start_refuses_the_
     assert not Run.objects.exists()
 
 
-def test_a_vm_is_replicated_only_from_a_disk_the_product_knows_it_has(estate, embedded_account):
+def test_a_vm_is_replicated_only_from_a_disk_the_product_knows_it_has(estate, embedded_account, operator):
     vm = estate["vms"]["vm-app"]
     plan = plans.create_plan("VM", assess(load_workloads(vm_ids=[vm.pk]), account=embedded_account),
                              account=embedded_account)
     plan.workloads.update(strategy="rehost-ec2", instance_type="t3.micro", disk_path="/etc/passwd")
     with pytest.raises(ValidationError) as refused:
-        runs.start_run(plan)
+        runs.start_run(plan, operator)
     assert refused.value.messages == ["vm-app: /etc/passwd is not one of the VM's disks (/images/vm-app.raw): "
                                       "choose one of them."]
 

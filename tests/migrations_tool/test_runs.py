@@ -5,7 +5,7 @@ replaced by small fakes here (the real ones run in test_worker.py and test_cloud
 from datetime import timedelta
 
 import pytest
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.utils import timezone
 
 from cloud.services.workloads import load_workloads
@@ -164,7 +164,7 @@ def test_pause_keeps_the_step_and_resume_finishes_it(ready_plan, operator, fake_
     paused = run.steps.get(kind="replicate")
     assert paused.state == StepState.PENDING and paused.checkpoint == {"first_half": True}
     with pytest.raises(runs.RunRefused):
-        runs.request(run, Run.Control.PAUSE)  # paused already
+        runs.request(run, Run.Control.PAUSE, operator)  # paused already
     run = work(runs.resume(run, operator))
     assert run.state == Run.State.WAITING
 
@@ -254,3 +254,16 @@ def test_the_beat_runs_continuous_replication_every_minute(db):
 
     assert ("Keep migration replicas in sync", "migrations_tool.scheduled_sync", 60) in DEFAULT_SCHEDULES
     assert tasks.scheduled_sync() == []  # nothing waiting: nothing to do
+
+
+def test_starting_and_controlling_a_run_are_operators_acts_in_the_service_itself(ready_plan, viewer, operator,
+                                                                                fake_executors):
+    with pytest.raises(PermissionDenied):
+        runs.start_run(ready_plan, viewer)
+    assert not ready_plan.runs.exists()
+    run = work(runs.start_run(ready_plan, operator))
+    for control in (lambda: runs.add_action(run, "cutover", viewer), lambda: runs.resume(run, viewer),
+                    lambda: runs.request(run, Run.Control.CANCEL, viewer)):
+        with pytest.raises(PermissionDenied):
+            control()
+    assert Run.objects.get(pk=run.pk).state == run.state
