@@ -72,8 +72,9 @@ print(metrics.status_code, "script-src 'self';" in metrics["Content-Security-Pol
 
 def test_production_metrics_want_the_token_even_from_loopback_and_carry_the_csp(tmp_path):
     """What the local TLS proxy's clients meet: loopback is no longer enough for /metrics."""
-    env = production_env(tmp_path)
-    assert manage(env, "migrate", "--noinput", "-v", "0").returncode == 0
+    env = production_env(tmp_path, DATABASE_URL=None)  # its own database under tmp_path, not the test run's
+    migrated = manage(env, "migrate", "--noinput", "-v", "0")
+    assert migrated.returncode == 0, migrated.stderr
     result = manage(env, "shell", "-v", "0", "-c", PRODUCTION_PROBE)
     assert result.returncode == 0, result.stderr
     assert result.stdout.split() == ["401", "True"]

@@ -28,7 +28,8 @@ Evacuation = namedtuple("Evacuation", "job plan")
 def _locked(vm):
     """The VM's row, locked until the transaction ends, so two requests never both pass the
     busy check (PostgreSQL; SQLite serialises writers anyway)."""
-    return VirtualMachine.objects.select_for_update().select_related("hypervisor__host", "busy_job").get(pk=vm.pk)
+    return VirtualMachine.objects.select_for_update(of=("self",)).select_related(
+        "hypervisor__host", "busy_job").get(pk=vm.pk)
 
 
 @action(Role.OPERATOR, "syncing hypervisors")

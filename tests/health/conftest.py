@@ -9,6 +9,7 @@ import pytest
 
 from access.models import SSHCredential
 from access.services import trust
+from core.actions import SYSTEM
 from health.checks.base import Outcome
 from health.models import AlertTarget, SiteRecoveryPolicy
 from hypervisors.models import Hypervisor, VirtualMachine
@@ -53,7 +54,7 @@ def lab_estate(lab, lab_site):  # noqa: F811
     return hosts
 
 
-def trust_lab_keys(lab, hosts, user=None):  # noqa: F811
+def trust_lab_keys(lab, hosts, user=SYSTEM):  # noqa: F811
     """Trust each lab host's current SSH host key, as read from the lab itself."""
     for name, lab_host in lab.load().items():
         if name in hosts:
