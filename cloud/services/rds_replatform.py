@@ -175,9 +175,14 @@ def _drop_local_database(name):
 # --- the data ----------------------------------------------------------------------------
 
 
+# A DSN says how to log in; the worker's own ~/.pgpass must never fill in a password it left out.
+# A path below /dev/null can never exist, so libpq reads no password file (and says nothing).
+NO_PASSFILE = "/dev/null/no-pgpass"
+
+
 def connect_to(dsn, **options):
     try:
-        return psycopg.connect(dsn, connect_timeout=10, **options)
+        return psycopg.connect(dsn, connect_timeout=10, passfile=NO_PASSFILE, **options)
     except psycopg.Error as exc:
         raise database_error(f"Cannot connect to {redacted(dsn)}", exc) from exc
 
@@ -214,7 +219,7 @@ def _program(name, dsn):
         raise database_error(f"{name} is not installed: install the PostgreSQL client programs "
                               f"(Debian postgresql-client; `make install` does).")
     params = conninfo_to_dict(dsn)
-    env = dict(os.environ)
+    env = {**os.environ, "PGPASSFILE": NO_PASSFILE}
     password = params.pop("password", None)
     if password:
         env["PGPASSWORD"] = password

@@ -3,6 +3,7 @@ on the real moto server, the data on the real local PostgreSQL server (127.0.0.1
 moved by the real pg_dump / pg_restore. Every database made here is named
 opsconsole_h4_… and dropped afterwards."""
 
+import os
 import uuid
 
 import psycopg
@@ -212,3 +213,12 @@ def test_the_account_page_shows_where_embedded_rds_keeps_its_data(viewer, embedd
     real = CloudAccount.objects.create(name="Real", region="eu-west-1", access_key_id="AKIAREALREALREAL0000",
                                        secret_access_key="s")
     assert "embedded-rds-endpoint" not in client.get(f"/cloud/accounts/{real.pk}/").content.decode()
+
+
+def test_the_workers_own_pgpass_never_fills_in_a_password_the_dsn_left_out(source_dsn):
+    """A source DSN says how to log in: the worker's ~/.pgpass must not log it in as someone else."""
+    with service.connect_to(source_dsn) as conn:
+        passfile = conn.info.get_parameters()["passfile"]
+    assert passfile == service.NO_PASSFILE and not os.path.exists(passfile)
+    argv, env = service._program("pg_dump", source_dsn)
+    assert env["PGPASSFILE"] == service.NO_PASSFILE and "password" not in argv[-1]
