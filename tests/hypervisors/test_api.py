@@ -623,17 +623,16 @@ def test_deleting_a_vm_is_an_admins_act_as_in_the_console(operator_api, admin_ap
 
 
 def test_delete_needs_the_vms_name_to_confirm(admin_api, estate):
-    operator_api = admin_api
-    missing = operator_api.delete(url(VMS, estate["io"]))
+    missing = admin_api.delete(url(VMS, estate["io"]))
     assert missing.status_code == 400 and "confirm" in missing.json()
-    wrong = operator_api.delete(f"{url(VMS, estate['io'])}?confirm=luna")
+    wrong = admin_api.delete(f"{url(VMS, estate['io'])}?confirm=luna")
     assert wrong.status_code == 400 and "confirm with the VM's name (io)" in wrong.json()["confirm"][0]
     assert not Job.objects.exists()
 
-    job = job_of(operator_api.delete(f"{url(VMS, estate['io'])}?confirm=io&delete_disks=true"))
+    job = job_of(admin_api.delete(f"{url(VMS, estate['io'])}?confirm=io&delete_disks=true"))
     assert (job.kind, job.params) == ("hypervisors.delete_vm", {"vm_id": estate["io"].pk, "delete_disks": True})
     Job.objects.filter(pk=job.pk).update(state=Job.State.SUCCEEDED)
-    in_body = job_of(operator_api.delete(url(VMS, estate["io"]), {"confirm": "io"}))
+    in_body = job_of(admin_api.delete(url(VMS, estate["io"]), {"confirm": "io"}))
     assert in_body.params["delete_disks"] is False
 
 

@@ -72,7 +72,7 @@ def test_power_actions_reach_libvirt(operator_api, lab_hypervisors):
     assert job.result == {"vm": "luna", "action": "shutdown", "state": "shutoff"}
 
 
-def test_resize_then_delete(operator_api, lab_hypervisors):
+def test_resize_then_delete(operator_api, admin_api, lab_hypervisors):
     rhine = lab_hypervisors["rhine"]
     guest = start_guest(rhine, "io")
     conn = libvirt.open(rhine.uri)
@@ -85,7 +85,8 @@ def test_resize_then_delete(operator_api, lab_hypervisors):
     assert job.state == Job.State.SUCCEEDED, job.message
     assert libvirt_domain(rhine, guest) == {"active": False, "vcpus": 2, "max_memory_mib": 96}
 
-    job = run(accepted(operator_api.delete(f"{VMS}{vm.pk}/?confirm=io")), tasks.delete_vm_job)
+    assert operator_api.delete(f"{VMS}{vm.pk}/?confirm=io").status_code == 403  # deleting is an admin's act
+    job = run(accepted(admin_api.delete(f"{VMS}{vm.pk}/?confirm=io")), tasks.delete_vm_job)
     assert job.state == Job.State.SUCCEEDED, job.message
     assert where_is(lab_hypervisors, guest) == ([], [])
     assert VirtualMachine.objects.get(pk=vm.pk).state == "gone"
