@@ -14,7 +14,7 @@ from django.views.generic import DetailView, ListView, TemplateView
 from access.forms import TrustKeyForm
 from access.models import HostKey, SSHCredential
 from core.generic import ObjectEditView
-from core.mixins import AdminRequiredMixin, OperatorRequiredMixin, ViewerRequiredMixin
+from core.mixins import ActionRequiredMixin, OperatorRequiredMixin, ViewerRequiredMixin
 from hypervisors.models import Hypervisor
 from hypervisors.services import ha_restart
 from inventory.models import Host, Site
@@ -235,8 +235,10 @@ class FenceDeviceEditView(ObjectEditView):
     get_cancel_url = get_success_url
 
 
-class StartRecoveryView(OperatorRequiredMixin, View):
+class StartRecoveryView(ActionRequiredMixin, View):
     """'Fence and restart' or 'Confirm powered off' on a failed hypervisor."""
+
+    performs = recovery.start_recovery
 
     def post(self, request, pk):
         host = get_object_or_404(Host.objects.select_related("site", "role"), pk=pk)
@@ -279,7 +281,9 @@ class RecoveryListView(ViewerRequiredMixin, ElidedPagesMixin, ListView):
     queryset = Recovery.objects.select_related("host", "requested_by", "job")
 
 
-class DismissRecoveryView(OperatorRequiredMixin, View):
+class DismissRecoveryView(ActionRequiredMixin, View):
+    performs = recovery.dismiss
+
     def post(self, request, pk):
         proposal = get_object_or_404(Recovery.objects.select_related("host"), pk=pk)
         try:
@@ -290,8 +294,10 @@ class DismissRecoveryView(OperatorRequiredMixin, View):
         return redirect("health:host", pk=proposal.host_id)
 
 
-class RecoveryPolicyView(AdminRequiredMixin, View):
+class RecoveryPolicyView(ActionRequiredMixin, View):
     """Turn auto-recovery on or off for a site."""
+
+    performs = recovery.set_auto_recovery
 
     def post(self, request, site_pk):
         site = get_object_or_404(Site, pk=site_pk)

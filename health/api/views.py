@@ -186,7 +186,7 @@ class RecoveryViewSet(ApiViewMixin, mixins.CreateModelMixin, viewsets.ReadOnlyMo
     filterset_fields = ["host", "state", "automatic"]
     ordering_fields = ["created_at"]
     lookup_value_regex = r"[0-9]+"
-    write_role = ConsoleRole.OPERATOR
+    write_role = recovery.start_recovery.role  # and dismissing: both operators' actions
 
     @extend_schema(request=StartRecoverySerializer, responses={202: RecoverySerializer, 409: ErrorDetailSerializer})
     def create(self, request):

@@ -17,8 +17,10 @@ import logging
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from core.actions import SYSTEM, acting_user, action
 from core.audit import acting_as
 from core.jobs import JobCancelled, start
+from core.roles import Role
 from hypervisors.models import Hypervisor
 from hypervisors.services import ha_restart
 from inventory.models import HostStatus, JournalEntry
@@ -40,8 +42,9 @@ def auto_recovery_on(site):
     return SiteRecoveryPolicy.objects.filter(site=site, auto_recover=True).exists()
 
 
+@action(Role.ADMIN, "turning auto-recovery on or off")
 def set_auto_recovery(site, enabled, user=None):
-    with acting_as(user):  # the change log names who turned it on or off
+    with acting_as(acting_user(user)):  # the change log names who turned it on or off
         policy, _ = SiteRecoveryPolicy.objects.update_or_create(site=site, defaults={"auto_recover": enabled})
     return policy
 
@@ -69,7 +72,7 @@ def _handle(host, evidence):
             return propose(host, evidence)
         return None
     if auto_recovery_on(host.site_id):
-        return start_recovery(host, automatic=True, evidence=evidence)
+        return start_recovery(host, user=SYSTEM, automatic=True, evidence=evidence)
     return propose_recovery(hypervisor, evidence)
 
 
@@ -111,12 +114,15 @@ def proposal_summary(plan):
 # --- starting a recovery -----------------------------------------------------------------
 
 
+@action(Role.OPERATOR, "recovering a failed hypervisor")
 def start_recovery(host, user=None, automatic=False, evidence=None, confirmed_off=False, note=""):
     """Create (or take over the proposed) Recovery of `host` and send its Job. With
-    `confirmed_off`, `user` confirms the host is powered off: that is the fence."""
+    `confirmed_off`, `user` confirms the host is powered off: that is the fence. The site's
+    auto-recovery policy starts it as SYSTEM."""
+    person = acting_user(user)
     if not Hypervisor.objects.filter(host=host).exists():
         raise RecoveryRefused(f"{host.hostname} is not a hypervisor: there are no VMs to restart")
-    if confirmed_off and (user is None or not user.is_authenticated):
+    if confirmed_off and person is None:
         raise RecoveryRefused("only a signed-in person can confirm a host is powered off")
     if not looks_failed(host):
         raise RecoveryRefused(f"{host.hostname} is not failed (status {host.status}, health "
@@ -137,22 +143,23 @@ def start_recovery(host, user=None, automatic=False, evidence=None, confirmed_of
                 recovery = Recovery(host=host, evidence=evidence or latest_evidence(host))
             attempt = None
             if confirmed_off:
-                attempt = fencing.confirm_powered_off(host, user, note=note, evidence=recovery.evidence)
+                attempt = fencing.confirm_powered_off(host, person, note=note, evidence=recovery.evidence)
             title = f"{'Automatic recovery' if automatic else 'Recovery'} of {host.hostname}: " + (
                 "restart HA VMs (confirmed off)" if confirmed_off else "fence and restart HA VMs")
             job = start(RECOVER_KIND, title, user=user, target=host,
                              params={"host_id": host.pk, "fence_attempt_id": attempt.pk if attempt else None})
-            recovery.state, recovery.automatic, recovery.requested_by = Recovery.State.RUNNING, automatic, user
+            recovery.state, recovery.automatic, recovery.requested_by = Recovery.State.RUNNING, automatic, person
             recovery.job, recovery.fence_attempt = job, attempt
             recovery.save()
             add_journal_entry(host, f"Recovery of {host.hostname} started (job #{job.pk}) by "
-                                    f"{'auto-recovery (site policy on)' if automatic else user.get_username()}.",
-                              author=user, kind=JournalEntry.Kind.SYSTEM)
+                                    f"{'auto-recovery (site policy on)' if automatic else person.get_username()}.",
+                              author=person, kind=JournalEntry.Kind.SYSTEM)
     except IntegrityError as exc:  # a concurrent start won the race
         raise RecoveryRefused(f"a recovery of {host.hostname} is already running") from exc
     return recovery
 
 
+@action(Role.OPERATOR, "dismissing a recovery proposal")
 def dismiss(recovery, user):
     if recovery.state != Recovery.State.PROPOSED:
         raise RecoveryRefused(f"only a proposed recovery can be dismissed (this one is {recovery.state})")
