@@ -2,8 +2,8 @@
 as jobs), right-sizing with cost on premises against AWS, cost models and the sizing
 policy, the price table and the instance type catalogue.
 
-Views read models and call services; connection tests and catalogue refreshes run as
-jobs through cloud.tasks."""
+Views read models and call services; connection tests and catalogue refreshes are jobs
+started by the actions of cloud.services.accounts."""
 
 from django.contrib import messages
 from django.db import transaction
@@ -16,13 +16,13 @@ from django_filters.views import FilterView
 
 from core.converters import parse_id
 from core.generic import ObjectEditView, ObjectListView
-from core.mixins import OperatorRequiredMixin, ViewerRequiredMixin
+from core.mixins import ActionRequiredMixin, ViewerRequiredMixin
 from core.models import Job
 
-from . import tasks
 from .api.filters import InstanceTypeFilterSet
 from .forms import BOTH, HOSTS, VMS, SizingForm, SizingPolicyForm
 from .models import CloudAccount, InstanceType, OnPremCostModel, SizingPolicy
+from .services import accounts
 from .services import prices as price_service
 from .services.recommendations import recommend
 from .services.sizing import Policy
@@ -95,15 +95,16 @@ class AccountStatusView(ViewerRequiredMixin, View):
         return render(request, "cloud/_account_status.html", status_context(account))
 
 
-class AccountJobView(OperatorRequiredMixin, View):
+class AccountJobView(ActionRequiredMixin, View):
     """Start a connection test or a catalogue refresh of the account (a job)."""
 
-    starters = {"test": tasks.start_connection_test, "refresh": tasks.start_catalogue_refresh}
+    starters = {"test": accounts.request_connection_test, "refresh": accounts.request_catalogue_refresh}
+    performs = accounts.request_connection_test  # both are operators' actions
 
     def post(self, request, pk, what):
         account = get_object_or_404(CloudAccount, pk=pk)
         with transaction.atomic():
-            job = self.starters[what](account, request.user)
+            job = self.starters[what](account, user=request.user)
         messages.info(request, f"{job.title}: job #{job.pk} started.")
         return redirect(account)
 

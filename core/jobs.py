@@ -17,9 +17,10 @@ from django.db.models import F, Value
 from django.db.models.functions import Concat
 from django.utils import timezone
 
-from .actions import acting_user
+from .actions import acting_user, action
 from .errors import sentence
 from .models import Job
+from .roles import Role
 
 logger = logging.getLogger(__name__)
 
@@ -47,6 +48,12 @@ def enqueue(job, task, **options):
 
     transaction.on_commit(send)
     return job
+
+
+@action(Role.OPERATOR, "cancelling a job")
+def cancel_job(job, user=None):
+    """An operator asks the job to stop (False when it had already finished)."""
+    return request_cancel(job)
 
 
 def request_cancel(job):

@@ -11,8 +11,8 @@ from django.views import View
 from django.views.generic import DetailView, ListView
 from django_tables2 import SingleTableView
 
-from .jobs import request_cancel
-from .mixins import OperatorRequiredMixin, ViewerRequiredMixin
+from .jobs import cancel_job
+from .mixins import ActionRequiredMixin, ViewerRequiredMixin
 from .models import Job
 from .tables import JobTable
 
@@ -65,10 +65,12 @@ class JobProgressView(ViewerRequiredMixin, JobStepsMixin, DetailView):
     template_name = "core/_job_status.html"
 
 
-class JobCancelView(OperatorRequiredMixin, View):
+class JobCancelView(ActionRequiredMixin, View):
+    performs = cancel_job
+
     def post(self, request, pk):
         job = get_object_or_404(Job, pk=pk)
-        cancelled = request_cancel(job)
+        cancelled = cancel_job(job, user=request.user)
         if request.htmx:  # the refreshed status block says it all
             job.refresh_from_db()
             return render(request, "core/_job_status.html", {"job": job, **job_steps(job)})

@@ -20,8 +20,8 @@ from core.api.audit import AuditedMixin, audited
 from core.api.views import ApiViewMixin
 from core.roles import Role
 
-from .. import tasks
 from ..models import CloudAccount, DiskReplication, InstanceType, OnPremCostModel, SizingPolicy, UtilisationRecord
+from ..services import accounts
 from ..services import prices as price_service
 from ..services.recommendations import recommend
 from ..services.workloads import load_workloads
@@ -59,22 +59,23 @@ class CloudAccountViewSet(ApiViewMixin, AuditedMixin, viewsets.ModelViewSet):
     lookup_value_regex = r"[0-9]+"
 
     @extend_schema(request=None, responses={202: JobAcceptedSerializer})
-    @action(detail=True, methods=["post"], write_role=Role.OPERATOR)
+    @action(detail=True, methods=["post"], write_role=accounts.request_connection_test.role)
     def test(self, request, pk=None):
         """Test the credentials (sts GetCallerIdentity, ec2 DescribeRegions) as a job; the
         outcome lands on the job and on the account (last_check_ok, last_check_message)."""
         account = self.get_object()
         with transaction.atomic():
-            job = tasks.start_connection_test(account, request.user)
+            job = accounts.request_connection_test(account, user=request.user)
         return job_accepted(job)
 
     @extend_schema(request=None, responses={202: JobAcceptedSerializer})
-    @action(detail=True, methods=["post"], url_path="refresh-instance-types", write_role=Role.OPERATOR)
+    @action(detail=True, methods=["post"], url_path="refresh-instance-types",
+            write_role=accounts.request_catalogue_refresh.role)
     def refresh_instance_types(self, request, pk=None):
         """Reload the instance type catalogue of the account's region (describe_instance_types), as a job."""
         account = self.get_object()
         with transaction.atomic():
-            job = tasks.start_catalogue_refresh(account, request.user)
+            job = accounts.request_catalogue_refresh(account, user=request.user)
         return job_accepted(job)
 
 

@@ -3,6 +3,8 @@
     check = test_connection(account)      # never raises for an AWS failure; check.ok / check.message
     account = ensure_embedded_account()   # the account of the local moto server (idempotent)
     prepare_embedded_cloud(account)       # what its defaults name, made in a fresh moto server
+    request_connection_test(account, user=request.user)   # the same test as a job (an action)
+    request_catalogue_refresh(account, user=request.user) # reload the region's instance types (a job)
 """
 
 import logging
@@ -11,10 +13,16 @@ from dataclasses import asdict, dataclass
 from django.db import transaction
 from django.utils import timezone
 
+from core.actions import action
+from core.jobs import start
+from core.roles import Role
+
 from .. import conf
 from ..drivers import aws, ec2
 from ..models import CloudAccount
 
+TEST_CONNECTION = "cloud.test_connection"
+REFRESH_INSTANCE_TYPES = "cloud.refresh_instance_types"
 EMBEDDED_NAME = "Embedded cloud"
 # moto accepts any key pair (unless its IAM checks are switched on); these say what they are.
 EMBEDDED_KEY_ID, EMBEDDED_SECRET = "AKIAEMBEDDEDMOTO0000", "embedded-moto-server-accepts-any-secret"
@@ -130,3 +138,15 @@ def prepare_embedded_server(endpoint):
     for account in accounts:
         made += [f"{item} in {account.region}" for item in prepare_embedded_cloud(account)]
     return made
+
+
+@action(Role.OPERATOR, "testing a cloud account's connection")
+def request_connection_test(account, user=None):
+    return start(TEST_CONNECTION, f"Test connection of {account.name}", user=user,
+                 params={"account_id": account.pk}, target=account)
+
+
+@action(Role.OPERATOR, "refreshing a cloud account's instance types")
+def request_catalogue_refresh(account, user=None):
+    return start(REFRESH_INSTANCE_TYPES, f"Refresh instance types of {account.region} ({account.name})",
+                 user=user, params={"account_id": account.pk}, target=account)

@@ -63,12 +63,12 @@ class JobViewSet(ApiViewMixin, viewsets.ReadOnlyModelViewSet):
         return JobSerializer if self.action == "list" else JobDetailSerializer
 
     @extend_schema(request=None, responses={200: JobDetailSerializer, 409: ErrorDetailSerializer})
-    @action(detail=True, methods=["post"])
+    @action(detail=True, methods=["post"], write_role=jobs.cancel_job.role)
     def cancel(self, request, pk=None):
         """Ask a job to stop. A pending job is cancelled at once; a running one stops at its
         next progress report. 409 when the job already finished."""
         job = self.get_object()
-        if not jobs.request_cancel(job):
+        if not jobs.cancel_job(job, user=request.user):
             raise Conflict(f"Job #{job.pk} already finished ({job.state}); there is nothing to cancel.")
         job.refresh_from_db()
         return Response(self.get_serializer(job).data)

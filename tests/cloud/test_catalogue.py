@@ -4,9 +4,9 @@ import pytest
 from django.db import transaction
 from django.urls import reverse
 
-from cloud import tasks
 from cloud.drivers import aws
 from cloud.models import CloudAccount, InstanceType
+from cloud.services import accounts
 from cloud.services.catalogue import catalogue_specs, refresh_instance_types
 from core.models import Job
 from tests.conftest import token_client, wait_for
@@ -77,7 +77,7 @@ def test_failed_connection_test_fails_its_job_with_the_reason(celery_worker_proc
     account = CloudAccount.objects.create(name="Nowhere", region="us-east-1", access_key_id="AKIATEST",
                                           secret_access_key="test", endpoint_url=f"http://127.0.0.1:{closed_port}")
     with transaction.atomic():
-        job = tasks.start_connection_test(account, operator)
+        job = accounts.request_connection_test(account, user=operator)
     job = wait_for(lambda: Job.objects.filter(pk=job.pk, state__in=Job.FINISHED_STATES).first(), timeout=60)
     assert job is not None and job.state == Job.State.FAILED
     assert job.message.startswith(f"Cannot reach http://127.0.0.1:{closed_port}")
