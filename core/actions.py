@@ -13,9 +13,7 @@ from functools import wraps
 
 from django.core.exceptions import PermissionDenied
 
-from .roles import Role, has_role
-
-ROLE_NAMES = {Role.VIEWER: "viewer", Role.OPERATOR: "operator", Role.ADMIN: "admin"}
+from .roles import ROLE_NAMES, has_role
 
 
 class _System:

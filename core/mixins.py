@@ -10,9 +10,7 @@ before it writes (POST).
 from django.contrib.auth.mixins import AccessMixin
 from django.core.exceptions import PermissionDenied
 
-from .roles import Role, has_role
-
-ROLE_NAMES = {Role.VIEWER: "viewer", Role.OPERATOR: "operator", Role.ADMIN: "admin"}
+from .roles import ROLE_NAMES, Role, has_role
 
 
 class RoleRequiredMixin(AccessMixin):

@@ -14,6 +14,9 @@ class Role(IntEnum):
         return self.name.lower()
 
 
+ROLE_NAMES = {role: role.group_name for role in Role}
+
+
 def role_of(user):
     """Return the user's Role, or None. Cached on the user object for the request."""
     if user is None or not user.is_authenticated or not user.is_active:

@@ -30,7 +30,6 @@ class HostKeyViewSet(ApiViewMixin, mixins.CreateModelMixin, mixins.DestroyModelM
     serializer_class = HostKeySerializer
     filterset_class = filters.HostKeyFilterSet
     ordering_fields = ["first_seen", "trusted_at", "host__hostname"]
-    lookup_value_regex = r"[0-9]+"
     write_role = trust_service.trust.role
     delete_role = ConsoleRole.ADMIN
 
@@ -68,6 +67,5 @@ class SSHCredentialViewSet(ApiViewMixin, AuditedMixin, viewsets.ModelViewSet):
     serializer_class = SSHCredentialSerializer
     filterset_fields = ["is_default"]
     ordering_fields = ["name"]
-    lookup_value_regex = r"[0-9]+"
     write_role = ConsoleRole.ADMIN
     delete_role = ConsoleRole.ADMIN

@@ -56,7 +56,6 @@ class CloudAccountViewSet(ApiViewMixin, AuditedMixin, viewsets.ModelViewSet):
     filterset_class = filters.CloudAccountFilterSet
     ordering_fields = ["name", "region", "last_checked_at"]
     ordering = ["name"]
-    lookup_value_regex = r"[0-9]+"
 
     @extend_schema(request=None, responses={202: JobAcceptedSerializer})
     @action(detail=True, methods=["post"], write_role=accounts.request_connection_test.role)
@@ -86,7 +85,6 @@ class InstanceTypeViewSet(ApiViewMixin, viewsets.ReadOnlyModelViewSet):
     serializer_class = InstanceTypeSerializer
     filterset_class = filters.InstanceTypeFilterSet
     ordering_fields = ["name", "vcpus", "memory_mib", "family", "region"]
-    lookup_value_regex = r"[0-9]+"
 
 
 class DiskReplicationViewSet(ApiViewMixin, viewsets.ReadOnlyModelViewSet):
@@ -98,7 +96,6 @@ class DiskReplicationViewSet(ApiViewMixin, viewsets.ReadOnlyModelViewSet):
     filterset_class = filters.DiskReplicationFilterSet
     ordering_fields = ["created_at", "updated_at", "name", "state"]
     ordering = ["-created_at"]
-    lookup_value_regex = r"[0-9]+"
 
 
 class PriceTableView(ApiViewMixin, APIView):
@@ -153,7 +150,6 @@ class OnPremCostModelViewSet(ApiViewMixin, AuditedMixin, viewsets.ModelViewSet):
     serializer_class = OnPremCostModelSerializer
     filterset_class = filters.OnPremCostModelFilterSet
     ordering_fields = ["name", "kind"]
-    lookup_value_regex = r"[0-9]+"
 
 
 class UtilisationViewSet(ApiViewMixin, AuditedMixin, viewsets.ModelViewSet):
@@ -163,7 +159,6 @@ class UtilisationViewSet(ApiViewMixin, AuditedMixin, viewsets.ModelViewSet):
     serializer_class = UtilisationRecordSerializer
     filterset_class = filters.UtilisationFilterSet
     ordering_fields = ["measured_at", "p95_cpu_percent", "max_cpu_percent"]
-    lookup_value_regex = r"[0-9]+"
     write_role = Role.OPERATOR
 
 

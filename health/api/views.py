@@ -67,7 +67,6 @@ class CheckResultViewSet(ApiViewMixin, viewsets.ReadOnlyModelViewSet):
     serializer_class = CheckResultSerializer
     filterset_class = filters.CheckResultFilterSet
     ordering_fields = ["checked_at", "duration_ms"]
-    lookup_value_regex = r"[0-9]+"
 
 
 class HostHealthViewSet(ApiViewMixin, viewsets.ReadOnlyModelViewSet):
@@ -79,7 +78,6 @@ class HostHealthViewSet(ApiViewMixin, viewsets.ReadOnlyModelViewSet):
     serializer_class = HostHealthSerializer
     filterset_class = filters.HostHealthFilterSet
     ordering_fields = ["host__hostname", "state", "since", "last_check_at", "consecutive_failures"]
-    lookup_value_regex = r"[0-9]+"
 
     @extend_schema(parameters=[SeriesQuerySerializer], responses=SeriesSerializer)
     @action(detail=True, methods=["get"])
@@ -92,8 +90,7 @@ class HostHealthViewSet(ApiViewMixin, viewsets.ReadOnlyModelViewSet):
 
 class AdminConfigViewSet(ApiViewMixin, AuditedMixin, viewsets.ModelViewSet):
     # Health configuration: viewers read, admins change (the models' required_roles).
-
-    lookup_value_regex = r"[0-9]+"
+    pass
 
 
 class CheckScheduleViewSet(AdminConfigViewSet):
@@ -133,7 +130,6 @@ class AlertViewSet(ApiViewMixin, viewsets.ReadOnlyModelViewSet):
     serializer_class = AlertSerializer
     filterset_class = filters.AlertFilterSet
     ordering_fields = ["created_at"]
-    lookup_value_regex = r"[0-9]+"
 
 
 class SweepView(ApiViewMixin, APIView):
@@ -174,7 +170,6 @@ class FenceAttemptViewSet(ApiViewMixin, viewsets.ReadOnlyModelViewSet):
     serializer_class = FenceAttemptSerializer
     filterset_fields = ["host", "agent", "outcome", "automatic"]
     ordering_fields = ["started_at"]
-    lookup_value_regex = r"[0-9]+"
 
 
 class RecoveryViewSet(ApiViewMixin, mixins.CreateModelMixin, viewsets.ReadOnlyModelViewSet):
@@ -185,7 +180,6 @@ class RecoveryViewSet(ApiViewMixin, mixins.CreateModelMixin, viewsets.ReadOnlyMo
     serializer_class = RecoverySerializer
     filterset_fields = ["host", "state", "automatic"]
     ordering_fields = ["created_at"]
-    lookup_value_regex = r"[0-9]+"
     write_role = recovery.start_recovery.role  # and dismissing: both operators' actions
 
     @extend_schema(request=StartRecoverySerializer, responses={202: RecoverySerializer, 409: ErrorDetailSerializer})

@@ -62,7 +62,6 @@ class HypervisorViewSet(HypervisorsApiMixin, AuditedMixin, viewsets.ModelViewSet
     serializer_class = HypervisorSerializer
     filterset_class = filters.HypervisorFilterSet
     ordering_fields = ["host__hostname", "connection", "last_seen", "vm_count", "vcpus_used", "memory_used"]
-    lookup_value_regex = r"[0-9]+"
     write_role = ConsoleRole.ADMIN
     delete_role = ConsoleRole.ADMIN
 
@@ -135,7 +134,6 @@ class VirtualMachineViewSet(HypervisorsApiMixin, AuditedMixin, mixins.ListModelM
     filterset_class = filters.VirtualMachineApiFilterSet
     ordering_fields = ["name", "state", "vcpus", "memory_mib", "hypervisor__host__hostname", "last_seen",
                        "state_changed_at"]
-    lookup_value_regex = r"[0-9]+"
     http_method_names = ["get", "patch", "post", "delete", "head", "options"]
     write_role = ConsoleRole.OPERATOR  # our own records of a VM (PATCH)
     delete_role = operations.request_delete.role  # deleting a VM is one of its actions: a job, with confirmation
