@@ -27,9 +27,12 @@ BUILD_APT := gcc=gcc py-headers=python3-dev pkg-config=pkg-config dpkg:libvirt-d
 LAB_APT := libvirtd=libvirt-daemon,libvirt-clients dpkg:libvirt-daemon-driver-qemu=libvirt-daemon-driver-qemu \
 	qemu-system-x86_64=qemu-system-x86 qemu-img=qemu-utils unshare=util-linux ip=iproute2 tc=iproute2 \
 	dpkg:openssh-server=openssh-server ssh-keygen=openssh-client
+# Disk sources: libnbd's Python binding reads NBD exports (libvirt backups, qemu-nbd) with block
+# status and dirty bitmaps. It is not on PyPI: Debian's module is linked into the venv (NBD_LINK).
+DISK_APT := dpkg:python3-libnbd=python3-libnbd qemu-nbd=qemu-utils
 # pg_dump/pg_restore: the RDS replatform moves databases with them (cloud.services.rds_replatform).
 RUN_APT := py:ensurepip=python3-venv npm=nodejs,npm pg_dump=postgresql-client pg_restore=postgresql-client \
-	$(BUILD_APT) $(LAB_APT)
+	$(BUILD_APT) $(LAB_APT) $(DISK_APT)
 # postgresql: the server programs, for a private wal_level=logical source in the logical-replication tests.
 TEST_APT := chromium=chromium dpkg:postgresql=postgresql $(LAB_APT)
 
@@ -54,6 +57,8 @@ TEST_ENV := env -u OPSCONSOLE_ENV -u CELERY_QUEUE -u DJANGO_DEBUG OPSCONSOLE_VAR
 PIP_STAMP := $(VENV)/.requirements.stamp
 PIP_TEST_STAMP := $(VENV)/.requirements-test.stamp
 NPM_STAMP := node_modules/.install.stamp
+NBD_LINK := $(VENV)/.libnbd.stamp
+DIST_PACKAGES := /usr/lib/python3/dist-packages
 
 .PHONY: help run install install-test apt-run apt-test static migrate demo admin lab lab-down lab-demo lint test bench clean
 
@@ -93,7 +98,15 @@ $(NPM_STAMP): package.json package-lock.json | apt-run
 	@$(STEP) "Installing front-end assets (npm ci)" npm ci --no-audit --no-fund --loglevel=error
 	@touch $@
 
-install: apt-run $(PIP_STAMP) $(NPM_STAMP)
+# Debian builds python3-libnbd for its Python 3.11, the ABI of the venv's: link the module in.
+$(NBD_LINK): | $(BIN)/python apt-run
+	@$(STEP) "Linking Debian's libnbd binding into the venv" bash -c \
+		'site=$$($(BIN)/python -c "import sysconfig; print(sysconfig.get_paths()[\"purelib\"])") && \
+		ln -sf $(DIST_PACKAGES)/nbd.py $(DIST_PACKAGES)/libnbdmod.cpython-311-*.so "$$site"/ && \
+		$(BIN)/python -c "import nbd"'
+	@touch $@
+
+install: apt-run $(PIP_STAMP) $(NPM_STAMP) $(NBD_LINK)
 
 install-test: install apt-test $(PIP_TEST_STAMP)
 
