@@ -289,6 +289,12 @@ class DiskReplication(models.Model):
         RAW = "raw", "raw"
         QCOW2 = "qcow2", "qcow2"
 
+    class SourceKind(models.TextChoices):
+        """Where the disk lives (hypervisors.services.disk_sources)."""
+        VM = "vm", "VM disk on its hypervisor"
+        HOST = "host", "Physical host's block device"
+        IMAGE = "image", "Image file under a declared root"
+
     class State(models.TextChoices):
         NEW = "new", "Not started"
         REPLICATING = "replicating", "Replicating"
@@ -298,8 +304,17 @@ class DiskReplication(models.Model):
 
     account = models.ForeignKey(CloudAccount, on_delete=models.PROTECT, related_name="replications")
     name = models.CharField(max_length=200, blank=True)
-    source_path = models.CharField(max_length=1000)
+    source_kind = models.CharField(max_length=8, choices=SourceKind.choices, default=SourceKind.IMAGE)
+    source_vm = models.ForeignKey("hypervisors.VirtualMachine", null=True, blank=True, on_delete=models.SET_NULL,
+                                  related_name="+")
+    source_host = models.ForeignKey("inventory.Host", null=True, blank=True, on_delete=models.SET_NULL,
+                                    related_name="+")
+    source_disk = models.CharField(max_length=1000, blank=True,
+                                   help_text="The VM's disk target, the host's device name, or the image's path")
+    source_path = models.CharField(max_length=1000, help_text="Where the disk is, in words")
     source_format = models.CharField(max_length=8, choices=Format.choices, default=Format.RAW)
+    source_checkpoint = models.CharField(max_length=200, blank=True,
+                                         help_text="The source's named point of the last completed pass (CBT)")
     size_bytes = models.BigIntegerField(help_text="Virtual size of the disk")
     block_size = models.PositiveIntegerField(default=512 * 1024)
     state = models.CharField(max_length=16, choices=State.choices, default=State.NEW)
@@ -365,6 +380,37 @@ class ReplicationSnapshot(models.Model):
 
     def __str__(self):
         return self.snapshot_id
+
+
+class ReplicationPass(models.Model):
+    """One replicate() call: how it found the changes and what it moved, failed ones too."""
+
+    class Outcome(models.TextChoices):
+        RUNNING = "running", "Running"
+        SENT = "sent", "Sent"
+        UNCHANGED = "unchanged", "Nothing changed"
+        FAILED = "failed", "Failed"
+
+    replication = models.ForeignKey(DiskReplication, on_delete=models.CASCADE, related_name="passes")
+    snapshot = models.ForeignKey(ReplicationSnapshot, null=True, blank=True, on_delete=models.SET_NULL,
+                                 related_name="passes")
+    outcome = models.CharField(max_length=12, choices=Outcome.choices, default=Outcome.RUNNING)
+    method = models.CharField(max_length=32, blank=True, help_text="How the changed blocks were found")
+    bytes_scanned = models.BigIntegerField(default=0, help_text="Read at the source")
+    bytes_received = models.BigIntegerField(default=0, help_text="From the source to the worker")
+    bytes_sent = models.BigIntegerField(default=0, help_text="To the cloud")
+    blocks_sent = models.PositiveIntegerField(default=0)
+    blocks_unchanged = models.PositiveIntegerField(default=0)
+    zero_blocks_skipped = models.PositiveIntegerField(default=0)
+    seconds = models.FloatField(default=0)
+    error = models.TextField(blank=True)
+    started_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["replication", "started_at", "pk"]
+
+    def __str__(self):
+        return f"{self.replication} pass {self.pk}"
 
 
 class ReplicatedBlock(models.Model):

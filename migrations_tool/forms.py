@@ -6,7 +6,8 @@ from cloud.models import CloudAccount
 from hypervisors.models import Hypervisor
 from inventory.models import Role, Site, Tag
 
-from .models import Dependency, MigrationPlan, PlannedWorkload, Wave
+from .models import Dependency, MigrationPlan, PlannedWorkload, Strategy, Wave
+from .services.checks import workload_disks
 from .source_dsn import clean_source_dsn, may_set_source_dsn
 
 KINDS = [("both", "Hosts and VMs"), ("hosts", "Hosts"), ("vms", "VMs")]
@@ -98,8 +99,16 @@ class TargetsForm(forms.ModelForm):
         fields = ["account", "subnet", "security_group", "key_pair", "dns_zone", "sync_every_minutes"]
 
 
+def disk_label(choice):
+    """"vda: 4.0 GiB, 1.1 GiB allocated (qcow2)": what a sysadmin picks a disk by."""
+    allocated = f", {choice.allocated / 2**30:.1f} GiB allocated" if choice.allocated is not None else ""
+    return f"{choice.name}: {choice.size / 2**30:.1f} GiB{allocated}" + (
+        f" ({choice.description})" if choice.description else "")
+
+
 class WorkloadTargetForm(forms.ModelForm):
-    """Step 4, per cloud workload: its DNS name, disk image and source database."""
+    """Step 4, per cloud workload: its DNS name, the disk to replicate (one of its real
+    disks, listed live) and source database."""
 
     source_dsn = forms.CharField(label="Source database DSN", required=False, max_length=1000,
                                  widget=forms.PasswordInput(render_value=False),
@@ -107,15 +116,36 @@ class WorkloadTargetForm(forms.ModelForm):
 
     class Meta:
         model = PlannedWorkload
-        fields = ["dns_name", "disk_path"]
+        fields = ["dns_name", "disk"]
 
     def __init__(self, *args, user, **kwargs):
         super().__init__(*args, **kwargs)
         self.user = user
+        self.disk_problem = None
+        if self.instance.strategy == Strategy.REHOST_EC2:
+            choices, self.disk_problem = workload_disks(self.instance)
+            first = "the VM's first disk" if self.instance.vm_id else "choose one of its disks"
+            listed = [(c.name, disk_label(c)) for c in choices]
+            self.live_disks = {c.name for c in choices}
+            if self.instance.disk and self.instance.disk not in dict(listed):
+                listed.append((self.instance.disk, f"{self.instance.disk} (not found now)"))
+            self.fields["disk"] = forms.ChoiceField(choices=[("", f"— {first} —"), *listed], required=False,
+                                                    help_text=self.disk_problem or "")
+        else:
+            del self.fields["disk"]
         if not may_set_source_dsn(user):
             # Shown, but what a browser sends for it is ignored (Django's disabled field).
             self.fields["source_dsn"].disabled = True
             self.fields["source_dsn"].help_text = "Only an admin may set the source database DSN"
+
+    def clean_disk(self):
+        # The choices came from the system a moment ago: anything else (a stale disk kept for
+        # display, or what a browser made up) is refused here, never passed on as a path.
+        value = self.cleaned_data.get("disk") or ""
+        if value and value not in self.live_disks:
+            raise forms.ValidationError(f"{value} is not one of {self.instance.vm or self.instance.host}'s disks now"
+                                        + (f": {self.disk_problem}" if self.disk_problem else "."))
+        return value
 
     def clean_source_dsn(self):
         value = self.cleaned_data.get("source_dsn")

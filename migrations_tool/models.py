@@ -215,8 +215,9 @@ class PlannedWorkload(WorkloadRef, models.Model):
                                 help_text="Record that points at the service; updated at cutover")
     source_dsn = EncryptedTextField("source database DSN", blank=True,
                                     help_text="Where the data is read from (replatform); stored encrypted")
-    disk_path = models.CharField(max_length=500, blank=True,
-                                 help_text="Disk image to replicate (default: the VM's first disk)")
+    disk = models.CharField(max_length=500, blank=True,
+                            help_text="The disk to replicate: one of the VM's disks (default: its first), one of "
+                                      "the host's block devices, or an image under a declared root")
     # Cost per month (cloud.services.cost)
     onprem_monthly = models.DecimalField(max_digits=12, decimal_places=2, null=True, blank=True)
     aws_monthly = models.DecimalField(max_digits=12, decimal_places=2, null=True, blank=True)

@@ -1,6 +1,6 @@
 """Rehost a VM to EC2 by block replication through the EBS direct APIs (no import_image).
 
-    replication = start_replication(account, "/var/lib/libvirt/images/saturn.qcow2", name="saturn")
+    replication = start_replication(account, DiskRef.for_vm(vm, "vda"), name="saturn")  # or for_host, for_image
     snapshot_id = replicate(replication, recorder)   # 1st call: every non-zero block; then only changes
     report = verify(replication, recorder)            # report.ok; against_source=True also re-reads the disk
     ami_id = register_image(replication)
@@ -10,12 +10,17 @@
     stop_instance(account, instance_id); terminate_instance(account, instance_id)
     delete_dns(account, "example.com", "saturn")      # rollback of a name that did not exist before
 
-How a pass works: the disk (raw as is; qcow2 and the rest converted to a sparse raw copy
-with `qemu-img convert`) is cut into 512 KiB blocks. Holes are not read, all-zero blocks
-are not sent. Each block's SHA-256 is compared with the block map (the newest
-ReplicatedBlock row per index): the first pass sends every non-zero block into a new
-snapshot, later passes send only blocks whose SHA-256 changed, or that became zero or
-non-zero, into a child snapshot (ParentSnapshotId = the previous one). Uploads run on a
+How a pass works: the disk is read where it lives, through its disk source
+(hypervisors.services.disk_sources: a VM's disk through libvirt, a physical host's device
+over SSH, an image under a declared root), in 512 KiB blocks. The source offers the blocks
+that may differ from the block map (the newest ReplicatedBlock row per index): with
+changed-block tracking only those written since the last pass's checkpoint, with
+source-side hashing only those whose SHA-256 on the host differs; holes are never read
+and all-zero blocks are not sent. The worker checks each offered block's SHA-256 against
+the map: the first pass sends every non-zero block into a new snapshot, later passes
+send only blocks whose SHA-256 changed, or that became zero, into a child snapshot
+(ParentSnapshotId = the previous one). Each pass is a ReplicationPass row: how the
+changes were found, bytes read at the source, received, sent, blocks unchanged. Uploads run on a
 bounded thread pool (settings OPSCONSOLE_CLOUD_REPLICATION_WORKERS) and each block is
 retried with doubling backoff on network errors, timeouts, throttling and 5xx
 (OPSCONSOLE_CLOUD_REPLICATION_RETRIES / _BACKOFF). Acknowledged blocks are written to the
@@ -27,8 +32,9 @@ Verification reads every block from the snapshot the block map names: real AWS c
 snapshots also hold their parents' blocks, moto's do not; the block map is right on both.
 
 Errors: cloud.drivers.aws.CloudError (AWS or the disk image, told in words; the
-replication keeps state "failed" and last_error); bad input to start_replication is a
-django ValidationError with field errors (disk_path, source_format). recorder is a
+replication keeps state "failed" and last_error; a source that vanished mid-pass is the
+code "source-gone", resumable once it is back); bad input to start_replication is a
+django ValidationError with a field error on "disk". recorder is a
 core.jobs.JobRecorder (or None): progress is bytes sent / total and MB/s; a cancel
 request stops the pass (resumable, state "interrupted").
 """
@@ -39,19 +45,19 @@ import time
 from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 from dataclasses import asdict, dataclass, field
 from datetime import timedelta
-from pathlib import Path
 
-from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
 from core.errors import validation_sentence
+from hypervisors.services import disk_sources
+from hypervisors.services.disk_sources import DiskRef, DiskSourceError
 
 from .. import conf
-from ..drivers import aws, disk_image, ebs, ec2, route53
-from ..models import DiskReplication, ReplicatedBlock, ReplicationSnapshot
+from ..drivers import aws, ebs, ec2, route53
+from ..models import DiskReplication, ReplicatedBlock, ReplicationPass, ReplicationSnapshot
 from .recording import log as _log
 from .recording import progress as _progress
 
@@ -66,10 +72,13 @@ HEARTBEAT_BLOCKS = 2048  # while scanning, say "alive" every GiB read
 
 @dataclass
 class PassStats:
-    """What one replicate() call did (also on replication.last_pass)."""
+    """What one replicate() call did (also on replication.last_pass and a ReplicationPass row)."""
     snapshot_id: str = ""
     resumed: bool = False
-    blocks_scanned: int = 0
+    method: str = ""
+    blocks_scanned: int = 0  # blocks the source offered
+    bytes_scanned: int = 0  # read at the source
+    bytes_received: int = 0  # from the source to this worker
     blocks_sent: int = 0
     bytes_sent: int = 0
     zero_blocks_skipped: int = 0
@@ -101,36 +110,38 @@ class VerificationReport:
 # --- starting ------------------------------------------------------------------------
 
 
-def start_replication(account, disk_path, *, source_format=None, name=""):
-    """A new DiskReplication of the disk image at disk_path (nothing sent yet).
-    source_format: "raw" or "qcow2", or None to let qemu-img tell."""
-    fmt, size = _readable_image(disk_path, source_format)
-    return DiskReplication.objects.create(account=account, name=name[:200], source_path=str(disk_path),
-                                          source_format=fmt, size_bytes=size, block_size=BLOCK_SIZE)
+def start_replication(account, ref, *, name=""):
+    """A new DiskReplication of the disk `ref` names (a DiskRef; nothing sent yet). A disk
+    that is not one of the workload's real disks is a ValidationError on "disk"."""
+    choice = _checked(ref)
+    fmt = choice.details.get("format") or DiskReplication.Format.RAW
+    return DiskReplication.objects.create(
+        account=account, name=name[:200], source_kind=ref.kind, source_vm=ref.vm, source_host=ref.host,
+        source_disk=ref.disk, source_path=str(ref)[:1000],
+        source_format=fmt if fmt in DiskReplication.Format.values else DiskReplication.Format.RAW,
+        size_bytes=choice.size, block_size=BLOCK_SIZE)
 
 
-def disk_problem(disk_path, source_format=None):
-    """Why the disk image at disk_path cannot be replicated, in a sentence; None when it can."""
+def disk_problem(ref):
+    """Why the disk `ref` names cannot be replicated, in a sentence; None when it can."""
     try:
-        _readable_image(disk_path, source_format)
+        _checked(ref)
     except ValidationError as exc:
         return validation_sentence(exc)
     return None
 
 
-def _readable_image(disk_path, source_format):
-    """(format, size) of an image replication can read, else a ValidationError by field."""
+def _checked(ref):
     try:
-        detected, size = disk_image.inspect(disk_path)
-    except disk_image.DiskImageError as exc:
-        raise ValidationError({"disk_path": str(exc)}) from exc
-    fmt = source_format or detected
-    if fmt not in DiskReplication.Format.values:
-        raise ValidationError({"source_format": f"The image at {disk_path} is {fmt}; replication reads "
-                                                f"{' and '.join(DiskReplication.Format.values)} images."})
-    if source_format and source_format != detected:
-        raise ValidationError({"source_format": f"The image at {disk_path} is {detected}, not {source_format}."})
-    return fmt, size
+        return disk_sources.check_disk(ref)
+    except DiskSourceError as exc:
+        raise ValidationError({"disk": str(exc)}) from exc
+
+
+def disk_ref(replication):
+    """The DiskRef of the disk the replication reads."""
+    return DiskRef(replication.source_kind, replication.source_disk, vm=replication.source_vm,
+                   host=replication.source_host)
 
 
 def block_map(replication):
@@ -151,43 +162,63 @@ def replicate(replication, recorder=None, *, workers=None, take_over=False):
     showed progress less than OPSCONSOLE_CLOUD_REPLICATION_STALE_AFTER seconds ago) is
     a CloudError, code "busy"; pass
     take_over=True when that worker is known to be dead (its Job failed)."""
-    account = replication.account
     stats = replication.last_pass = PassStats()
     started = time.monotonic()
     _claim(replication, take_over)
+    record = ReplicationPass.objects.create(replication=replication)
+    snapshot = None
     try:
-        with disk_image.raw_image(replication.source_path, replication.source_format, _workdir()) as raw, \
-                open(raw, "rb") as disk:
+        with disk_sources.open_source(disk_ref(replication), since=replication.source_checkpoint) as source:
+            stats.method = source.stats.method
+            _log(recorder, f"Reading {replication.source_path}: {source.stats.consistency or 'as it is'}; "
+                           f"changes found by {source.stats.method or 'a full read'}")
             _discard_dead_snapshot(replication)
-            current = block_map(replication)
-            to_send = _changed_blocks(disk.fileno(), replication, current, stats)
             pending = replication.snapshots.filter(state=ReplicationSnapshot.State.PENDING).first()
-            if not to_send and pending is None:
-                _finish(replication, stats, started, recorder, "Nothing changed since the last snapshot")
-                return replication.latest_snapshot_id
             stats.resumed = bool(pending and pending.snapshot_id)
-            snapshot = _new_snapshot(replication)  # the pending one when there is one
-            stats.snapshot_id = snapshot.snapshot_id
-            _send(disk.fileno(), replication, snapshot, to_send, stats, recorder, workers)
-        with aws.translated_errors(account, "ebs CompleteSnapshot"):
-            ebs.complete_snapshot(account, snapshot.snapshot_id, snapshot.blocks.count())
-        snapshot.state, snapshot.completed_at = ReplicationSnapshot.State.COMPLETED, timezone.now()
-        snapshot.save(update_fields=["state", "completed_at"])
-    except disk_image.DiskImageError as exc:
-        _failed(replication, str(exc))
-        raise aws.CloudError(str(exc), code="disk-image", operation="read the disk image") from exc
+            snapshot = _stream(source, replication, block_map(replication), pending, stats, recorder, workers)
+            _take_source_stats(stats, source)
+            if snapshot is not None:
+                with aws.translated_errors(replication.account, "ebs CompleteSnapshot"):
+                    ebs.complete_snapshot(replication.account, snapshot.snapshot_id, snapshot.blocks.count())
+                snapshot.state, snapshot.completed_at = ReplicationSnapshot.State.COMPLETED, timezone.now()
+                snapshot.save(update_fields=["state", "completed_at"])
+            source.finished(ok=True)
+            checkpoint = source.checkpoint
+    except DiskSourceError as exc:
+        message = f"{exc} The next replication resumes from the last block AWS acknowledged."
+        _failed(replication, message, record, stats, started)
+        raise aws.CloudError(message, code="source-gone" if exc.gone else "source",
+                             operation="read the source disk") from exc
     except aws.CloudError as exc:
-        _failed(replication, f"{exc} The next replication resumes from the last block AWS acknowledged.")
+        _failed(replication, f"{exc} The next replication resumes from the last block AWS acknowledged.", record,
+                stats, started)
         raise
     except BaseException as exc:  # cancelled, or a bug: still resumable
-        _failed(replication, f"Interrupted ({exc.__class__.__name__}); the next replication resumes.",
-                state=DiskReplication.State.INTERRUPTED)
+        _failed(replication, f"Interrupted ({exc.__class__.__name__}); the next replication resumes.", record,
+                stats, started, state=DiskReplication.State.INTERRUPTED)
         raise
-    _finish(replication, stats, started, recorder,
+    DiskReplication.objects.filter(pk=replication.pk).update(source_checkpoint=checkpoint)
+    replication.source_checkpoint = checkpoint
+    if snapshot is None:
+        _finish(replication, stats, started, recorder, record, ReplicationPass.Outcome.UNCHANGED,
+                f"Nothing changed since the last snapshot ({_scanned(stats)})")
+        return replication.latest_snapshot_id
+    stats.snapshot_id = snapshot.snapshot_id
+    _finish(replication, stats, started, recorder, record, ReplicationPass.Outcome.SENT,
             f"Snapshot {snapshot.snapshot_id} complete: {stats.blocks_sent} blocks ({stats.bytes_sent / MB:.1f} MB) "
             f"sent at {stats.mbps:.1f} MB/s, {stats.zero_blocks_skipped} zero and {stats.unchanged_blocks} "
-            f"unchanged blocks skipped")
+            f"unchanged blocks skipped ({_scanned(stats)})", snapshot=snapshot)
     return snapshot.snapshot_id
+
+
+def _scanned(stats):
+    return (f"{stats.method}: {stats.bytes_scanned / MB:.1f} MB read at the source, "
+            f"{stats.bytes_received / MB:.1f} MB received")
+
+
+def _take_source_stats(stats, source):
+    stats.method = source.stats.method
+    stats.bytes_scanned, stats.bytes_received = source.stats.bytes_scanned, source.stats.bytes_received
 
 
 def _claim(replication, take_over):
@@ -205,36 +236,6 @@ def _claim(replication, take_over):
 
 def _heartbeat(replication):
     DiskReplication.objects.filter(pk=replication.pk).update(updated_at=timezone.now())
-
-
-def _workdir():
-    return Path(settings.VAR_DIR) / "cloud" / "replication"
-
-
-def _changed_blocks(fd, replication, current, stats):
-    """Indexes of the blocks to send: non-zero blocks whose SHA-256 the block map does not
-    have, and blocks that became zero. Holes are zero without being read."""
-    size, block_size = replication.size_bytes, replication.block_size
-    data_indexes = disk_image.data_blocks(fd, size, block_size)
-    to_send = []
-    for index in data_indexes:
-        data = disk_image.read_block(fd, index, block_size, size)
-        stats.blocks_scanned += 1
-        if stats.blocks_scanned % HEARTBEAT_BLOCKS == 0:
-            _heartbeat(replication)
-        known = current.get(index)
-        if data == ZERO_BLOCK:
-            if known and known[1] != ZERO_SHA:
-                to_send.append(index)  # became zero: the child snapshot would keep the parent's data
-            else:
-                stats.zero_blocks_skipped += 1
-        elif known is None or known[1] != hashlib.sha256(data).digest():
-            to_send.append(index)
-        else:
-            stats.unchanged_blocks += 1
-    scanned = set(data_indexes)
-    to_send += [i for i, (_, digest) in current.items() if i not in scanned and digest != ZERO_SHA]
-    return sorted(to_send)
 
 
 def _discard_dead_snapshot(replication):
@@ -278,76 +279,125 @@ def _new_snapshot(replication):
     return pending
 
 
-def _send(fd, replication, snapshot, to_send, stats, recorder, workers):
-    """Upload the blocks on a bounded pool, writing each acknowledged block to the map."""
-    account, size, block_size = replication.account, replication.size_bytes, replication.block_size
-    workers = workers or conf.replication_workers()
-    retries, backoff = conf.replication_retries()
-    already = snapshot.blocks.count()
-    total_bytes = (already + len(to_send)) * block_size
-    DiskReplication.objects.filter(pk=replication.pk).update(
-        state=DiskReplication.State.REPLICATING, last_error="", bytes_total=total_bytes,
-        bytes_sent=already * block_size, blocks_total=already + len(to_send), blocks_sent=already)
-    _log(recorder, f"{'Resuming' if already else 'Starting'} snapshot {snapshot.snapshot_id}: "
-                   f"{len(to_send)} blocks ({len(to_send) * block_size / MB:.1f} MB) to send"
-                   + (f", {already} already acknowledged" if already else ""))
-    client = ebs.ebs_client(account)
-    acked, last_flush, started = [], time.monotonic(), time.monotonic()
+class _Uploads:
+    """The blocks of one pass on their way to AWS: a bounded pool of uploads, each
+    acknowledged block written to the block map in batches (where a failed pass resumes)."""
 
-    def flush():
-        nonlocal last_flush
-        if acked:
-            ReplicatedBlock.objects.bulk_create(
-                [ReplicatedBlock(snapshot=snapshot, index=index, sha256=digest) for index, digest in acked],
-                update_conflicts=True, unique_fields=["snapshot", "index"], update_fields=["sha256"])
-            stats.blocks_sent += len(acked)
-            stats.bytes_sent += len(acked) * block_size
-            acked.clear()
-        stats.seconds = time.monotonic() - started
-        sent = already * block_size + stats.bytes_sent
-        DiskReplication.objects.filter(pk=replication.pk).update(
-            bytes_sent=sent, blocks_sent=already + stats.blocks_sent, throughput_mbps=round(stats.mbps, 2),
-            updated_at=timezone.now())
-        last_flush = time.monotonic()
-        _progress(recorder, 99 * sent // total_bytes if total_bytes else 99,
-                  f"Sent {sent / MB:.1f} of {total_bytes / MB:.1f} MB at {stats.mbps:.1f} MB/s")
+    def __init__(self, replication, snapshot, stats, recorder, workers, progress):
+        self.replication, self.snapshot, self.stats, self.recorder = replication, snapshot, stats, recorder
+        self.workers = workers or conf.replication_workers()
+        self.retries, self.backoff = conf.replication_retries()
+        self.client = ebs.ebs_client(replication.account)
+        self.pool = ThreadPoolExecutor(max_workers=self.workers, thread_name_prefix="ebs-upload")
+        self.in_flight, self.acked = set(), []
+        self.already = snapshot.blocks.count()
+        self.progress = progress
+        self.started = self.last_flush = time.monotonic()
 
-    def collect(done):
+    def submit(self, index, data):
+        self.in_flight.add(self.pool.submit(_upload, self.replication.account, self.client,
+                                            self.snapshot.snapshot_id, index, data, self.retries, self.backoff))
+        if len(self.in_flight) >= 2 * self.workers:
+            done, self.in_flight = wait(self.in_flight, return_when=FIRST_COMPLETED)
+            self._collect(done, raise_first=True)
+        if len(self.acked) >= FLUSH_BLOCKS or time.monotonic() - self.last_flush >= FLUSH_SECONDS:
+            self.flush()
+
+    def drain(self):
+        done, self.in_flight = wait(self.in_flight), set()
+        self._collect(done[0], raise_first=True)
+        self.flush()
+
+    def _collect(self, done, raise_first=False):
         errors = []
         for future in done:
             try:
-                acked.append(future.result())
+                self.acked.append(future.result())
             except Exception as exc:  # the first one is raised once the others are in the map
                 errors.append(exc)
-        return errors
+        if errors and raise_first:
+            self.flush()
+            raise errors[0]
 
-    in_flight = set()
-    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="ebs-upload") as pool:
+    def flush(self):
+        stats, block_size = self.stats, self.replication.block_size
+        if self.acked:
+            ReplicatedBlock.objects.bulk_create(
+                [ReplicatedBlock(snapshot=self.snapshot, index=index, sha256=digest) for index, digest in self.acked],
+                update_conflicts=True, unique_fields=["snapshot", "index"], update_fields=["sha256"])
+            stats.blocks_sent += len(self.acked)
+            stats.bytes_sent += len(self.acked) * block_size
+            self.acked.clear()
+        stats.seconds = time.monotonic() - self.started
+        DiskReplication.objects.filter(pk=self.replication.pk).update(
+            bytes_sent=(self.already + stats.blocks_sent) * block_size, blocks_sent=self.already + stats.blocks_sent,
+            throughput_mbps=round(stats.mbps, 2), updated_at=timezone.now())
+        self.last_flush = time.monotonic()
+        self.progress()
+
+    def close(self):
+        """Whatever stopped the pass, keep what AWS acknowledged: that is where the next one resumes."""
+        for future in self.in_flight:
+            future.cancel()
+        self._collect(wait(self.in_flight)[0] if self.in_flight else ())
+        self.pool.shutdown(wait=True)
         try:
-            for index in to_send:
-                data = disk_image.read_block(fd, index, block_size, size)
-                in_flight.add(pool.submit(_upload, account, client, snapshot.snapshot_id, index, data,
-                                          retries, backoff))
-                if len(in_flight) >= 2 * workers:
-                    done, in_flight = wait(in_flight, return_when=FIRST_COMPLETED)
-                    errors = collect(done)
-                    if errors:
-                        raise errors[0]
-                if len(acked) >= FLUSH_BLOCKS or time.monotonic() - last_flush >= FLUSH_SECONDS:
-                    flush()
-            done, in_flight = wait(in_flight), set()
-            errors = collect(done[0])
-            if errors:
-                raise errors[0]
-        finally:
-            # Whatever stopped the pass, keep what AWS acknowledged: that is where the next one resumes.
-            for future in in_flight:
-                future.cancel()
-            collect(wait(in_flight)[0] if in_flight else ())
-            try:
-                flush()
-            except Exception:  # noqa: BLE001 — the flush's own progress may raise a cancel; the map is saved
-                pass
+            self.flush()
+        except Exception:  # noqa: BLE001 — the flush's own progress may raise a cancel; the map is saved
+            pass
+
+
+def _stream(source, replication, current, pending, stats, recorder, workers):
+    """Send every offered block whose SHA-256 the block map does not have (or that became
+    zero). The snapshot is started with the first block to send; returns it, or the
+    pending one when a resumed pass finds nothing more, or None when nothing changed."""
+    block_size = replication.block_size
+    uploads, to_send_bytes = None, 0
+    known = {index: digest for index, (_, digest) in current.items()}
+    scan_total = max(source.size, 1)
+
+    def progress():
+        _take_source_stats(stats, source)
+        _heartbeat(replication)
+        done = min(stats.bytes_scanned, scan_total)
+        _progress(recorder, 99 * done // scan_total,
+                  f"Read {done / MB:.0f} of {scan_total / MB:.0f} MB at the source ({stats.method}); sent "
+                  f"{stats.bytes_sent / MB:.1f} MB at {stats.mbps:.1f} MB/s")
+
+    DiskReplication.objects.filter(pk=replication.pk).update(last_error="", bytes_total=0, bytes_sent=0,
+                                                             blocks_total=0, blocks_sent=0)
+    source.on_progress = progress
+    try:
+        for index, data in source.blocks(block_size, known):
+            stats.blocks_scanned += 1
+            if stats.blocks_scanned % HEARTBEAT_BLOCKS == 0:
+                _heartbeat(replication)
+            have = known.get(index)
+            digest = ZERO_SHA if data == ZERO_BLOCK else hashlib.sha256(data).digest()
+            if digest == ZERO_SHA and (have is None or have == ZERO_SHA):
+                stats.zero_blocks_skipped += 1
+                continue
+            if have == digest:
+                stats.unchanged_blocks += 1
+                continue
+            if uploads is None:
+                uploads = _Uploads(replication, _new_snapshot(replication), stats, recorder, workers, progress)
+                _log(recorder, f"{'Resuming' if uploads.already else 'Starting'} snapshot "
+                               f"{uploads.snapshot.snapshot_id}"
+                               + (f", {uploads.already} blocks already acknowledged" if uploads.already else ""))
+            to_send_bytes += block_size
+            DiskReplication.objects.filter(pk=replication.pk).update(
+                bytes_total=(uploads.already * block_size) + to_send_bytes,
+                blocks_total=uploads.already + to_send_bytes // block_size)
+            uploads.submit(index, data)
+        if uploads is not None:
+            uploads.drain()
+    finally:
+        if uploads is not None:
+            uploads.close()
+    if uploads is not None:
+        return uploads.snapshot
+    return _new_snapshot(replication) if pending is not None else None
 
 
 def _upload(account, client, snapshot_id, index, data, retries, backoff):
@@ -367,8 +417,17 @@ def _upload(account, client, snapshot_id, index, data, retries, backoff):
             time.sleep(backoff * (2 ** attempt) * random.uniform(0.5, 1.0))  # noqa: S311 — jitter, not crypto
 
 
-def _finish(replication, stats, started, recorder, message):
+def _save_pass(record, stats, started, outcome, error="", snapshot=None):
     stats.seconds = stats.seconds or time.monotonic() - started
+    ReplicationPass.objects.filter(pk=record.pk).update(
+        outcome=outcome, method=stats.method, bytes_scanned=stats.bytes_scanned, bytes_received=stats.bytes_received,
+        bytes_sent=stats.bytes_sent, blocks_sent=stats.blocks_sent, blocks_unchanged=stats.unchanged_blocks,
+        zero_blocks_skipped=stats.zero_blocks_skipped, seconds=round(time.monotonic() - started, 3),
+        error=error[:2000], snapshot=snapshot)
+
+
+def _finish(replication, stats, started, recorder, record, outcome, message, snapshot=None):
+    _save_pass(record, stats, started, outcome, snapshot=snapshot)
     DiskReplication.objects.filter(pk=replication.pk).update(
         state=DiskReplication.State.REPLICATED, last_error="", last_replicated_at=timezone.now(),
         updated_at=timezone.now(), **({"throughput_mbps": round(stats.mbps, 2)} if stats.bytes_sent else {}))
@@ -377,7 +436,9 @@ def _finish(replication, stats, started, recorder, message):
     _progress(recorder, 100, message)
 
 
-def _failed(replication, message, state=DiskReplication.State.FAILED):
+def _failed(replication, message, record, stats, started, state=DiskReplication.State.FAILED):
+    pending = replication.snapshots.filter(state=ReplicationSnapshot.State.PENDING).first()
+    _save_pass(record, stats, started, ReplicationPass.Outcome.FAILED, error=message, snapshot=pending)
     DiskReplication.objects.filter(pk=replication.pk).update(state=state, last_error=message, updated_at=timezone.now())
     replication.refresh_from_db()
 
@@ -387,9 +448,10 @@ def _failed(replication, message, state=DiskReplication.State.FAILED):
 
 def verify(replication, recorder=None, *, against_source=False, workers=None):
     """Read every block of the block map back from the snapshot that holds it and compare
-    its SHA-256 with what was sent. against_source=True also re-reads the disk and
-    checks that the block map covers it as it is now (use it once the VM is stopped).
-    Returns a VerificationReport (report.ok); CloudError when AWS cannot be read."""
+    its SHA-256 with what was sent. against_source=True also re-reads the disk where it
+    lives and checks that the block map covers it as it is now (use it once the workload is
+    stopped). Returns a VerificationReport (report.ok); CloudError when AWS or the source
+    cannot be read."""
     account, started = replication.account, time.monotonic()
     report = VerificationReport()
     current = block_map(replication)
@@ -432,22 +494,21 @@ def verify(replication, recorder=None, *, against_source=False, workers=None):
 
 
 def _source_differences(replication, current):
-    size, block_size = replication.size_bytes, replication.block_size
+    """Indexes where the disk, read afresh (no checkpoint: every allocated block), differs from the map."""
+    known = {index: digest for index, (_, digest) in current.items()}
     differs = []
     try:
-        with disk_image.raw_image(replication.source_path, replication.source_format, _workdir()) as raw, \
-                open(raw, "rb") as disk:
-            data_indexes = disk_image.data_blocks(disk.fileno(), size, block_size)
-            for index in data_indexes:
-                data = disk_image.read_block(disk.fileno(), index, block_size, size)
-                expected = current.get(index, (None, ZERO_SHA))[1]
+        with disk_sources.open_source(disk_ref(replication)) as source:
+            offered = set()
+            for index, data in source.blocks(replication.block_size, {}):
+                offered.add(index)
                 actual = ZERO_SHA if data == ZERO_BLOCK else hashlib.sha256(data).digest()
-                if actual != expected:
+                if actual != known.get(index, ZERO_SHA):
                     differs.append(index)
-    except disk_image.DiskImageError as exc:
-        raise aws.CloudError(str(exc), code="disk-image", operation="read the disk image") from exc
-    scanned = set(data_indexes)
-    differs += [i for i, (_, digest) in current.items() if i not in scanned and digest != ZERO_SHA]
+    except DiskSourceError as exc:
+        raise aws.CloudError(str(exc), code="source-gone" if exc.gone else "source",
+                             operation="read the source disk") from exc
+    differs += [i for i, digest in known.items() if i not in offered and digest != ZERO_SHA]
     return sorted(differs)
 
 

@@ -27,6 +27,7 @@ changed...); `gone` says the source vanished mid-read (resumable once it is back
 """
 
 import hashlib
+import time
 from dataclasses import dataclass, field
 
 ZERO_SHA_CACHE = {}
@@ -109,6 +110,15 @@ class DiskSource:
     def __init__(self, ref):
         self.ref = ref
         self.stats = SourceStats()
+        self.on_progress = None  # the reader's callable, told (at most every second) that the scan goes on
+        self._last_tick = 0.0
+
+    def tick(self):
+        """Tell the reader the scan goes on (stats updated); sources call it as they read."""
+        now = time.monotonic()
+        if self.on_progress is not None and now - self._last_tick >= 1.0:
+            self._last_tick = now
+            self.on_progress()
 
     def __enter__(self):
         return self
@@ -139,6 +149,7 @@ class DiskSource:
             self.stats.bytes_scanned += len(data)
             self.stats.bytes_received += len(data)
             self.stats.blocks_offered += 1
+            self.tick()
             yield index, data
         zero = zero_sha(block_size)
         for index, digest in sorted(known.items()):

@@ -74,7 +74,7 @@ class PlannedWorkloadSerializer(serializers.ModelSerializer):
         fields = ["id", "plan", "kind", "host", "vm", "name", "wave", "strategy", "suggested_strategy", "reason",
                   "basis", "utilisation_source", "required_vcpus", "required_memory_mib", "instance_type", "rds_class",
                   "engine", "multi_az", "target_hypervisor", "storage_gb", "dns_name", "source_dsn", "has_source_dsn",
-                  "disk_path", "onprem_monthly", "aws_monthly", "difference", "monthly_after", "status",
+                  "disk", "onprem_monthly", "aws_monthly", "difference", "monthly_after", "status",
                   "cloud_instance_id", "cloud_address"]
         read_only_fields = ["plan", "host", "vm", "name", "suggested_strategy", "reason", "basis", "utilisation_source",
                             "required_vcpus", "required_memory_mib", "storage_gb", "onprem_monthly", "aws_monthly",

@@ -22,7 +22,7 @@ from inventory import services as inventory
 from inventory.models import Host, JournalEntry
 
 from ..models import PlannedWorkload, Strategy
-from .checks import disk_path_of
+from .checks import disk_ref_of
 from .steps import save_checkpoint
 
 # Steps a run starts with, per strategy; the source keeps running through all of them.
@@ -153,11 +153,11 @@ def migrate_back(step, recorder):
 # --- to EC2, by block replication -----------------------------------------------------------
 
 
-def _disk_path(workload):
-    path = disk_path_of(workload)
-    if path is None:
-        raise StepError(f"{workload.name}: no disk image to replicate; give its disk path in the plan.")
-    return path
+def _disk_ref(workload):
+    ref = disk_ref_of(workload)
+    if ref is None:
+        raise StepError(f"{workload.name}: no disk chosen to replicate; choose one in the plan.")
+    return ref
 
 
 def _replication_of(step, recorder, watch=True):
@@ -169,7 +169,7 @@ def _replication_of(step, recorder, watch=True):
     if replication_id:
         found = DiskReplication.objects.select_related("account").get(pk=replication_id)
     else:
-        found = replication.start_replication(account, _disk_path(workload), name=workload.name)
+        found = replication.start_replication(account, _disk_ref(workload), name=workload.name)
         save_checkpoint(step, replication_id=found.pk)
     if watch:
         recorder.watch = lambda: _bytes_of(found)

@@ -17,6 +17,7 @@ from cloud.services.workloads import Workload
 from core.actions import action
 from core.roles import model_role
 from hypervisors.models import Hypervisor, VirtualMachine
+from hypervisors.services.disk_sources import DiskSourceError
 
 from ..models import MigrationPlan, PlannedWorkload, Run, Strategy
 from ..source_dsn import parse_source_dsn
@@ -72,6 +73,8 @@ def change_workload(planned, **changes):
     for name, value in changes.items():
         setattr(planned, name, value)
     errors = choice_errors(planned)
+    if changes.get("disk"):
+        errors.update(disk_errors(planned))
     if errors:
         raise ValidationError(errors)
     if planned.strategy in (*CLOUD_STRATEGIES, Strategy.RETIRE):
@@ -84,6 +87,16 @@ def change_workload(planned, **changes):
                                              planned.rds_class, planned.engine, planned.multi_az, prices)
     planned.save()
     return planned
+
+
+def disk_errors(planned):
+    """{"disk": message} unless the chosen disk is one of the workload's real disks, asked
+    of the system it lives on (libvirt, lsblk over SSH) or an image under a declared root."""
+    try:
+        checks.check_workload_disk(planned, planned.disk)
+    except DiskSourceError as exc:
+        return {"disk": str(exc)}
+    return {}
 
 
 def choice_errors(planned):
