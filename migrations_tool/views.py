@@ -260,6 +260,7 @@ class ReviewView(ReadOrWriteRoleMixin, View):
 
 def run_context(request, run):
     return {"run": run, "plan": run.plan, "job": run.job, "rows": runs.progress_of(run), "log": runs.run_log(run),
+            "replications": runs.replication_passes(run),
             "can_operate": can_operate(request), "actions": available_actions(run), "next_sync": runs.next_sync_at(run)}
 
 

@@ -120,6 +120,8 @@ def celery_worker_process(transactional_db, settings):
     app.conf.task_default_queue = queue
     env = dict(os.environ, DATABASE_URL=_database_url_for_worker(), CELERY_QUEUE=queue)
     env["CELERY_BROKER_URL"] = settings.CELERY_BROKER_URL
+    # The image roots a test declared (settings fixture) are the worker's too.
+    env["OPSCONSOLE_IMAGE_ROOTS"] = ",".join(map(str, getattr(settings, "OPSCONSOLE_IMAGE_ROOTS", None) or []))
     log_path = Path(settings.VAR_DIR) / f"worker-{queue}.log"
     log = open(log_path, "w")
     proc = subprocess.Popen(

@@ -222,6 +222,7 @@ RULES = {
     "migration-plan-start": {"POST": OP},
     "migration-workload-list": {"GET": V},
     "migration-workload-detail": {"GET": V, "PUT": OP, "PATCH": OP},
+    "migration-workload-disks": {"GET": V},
     "migration-wave-list": {"GET": V, "POST": OP},
     "migration-wave-detail": {"GET": V, "PUT": OP, "PATCH": OP, "DELETE": OP},
     "migration-dependency-list": {"GET": V, "POST": OP},

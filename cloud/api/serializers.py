@@ -250,7 +250,8 @@ class DiskReplicationSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = DiskReplication
-        fields = ["id", "account", "name", "source_path", "source_format", "size_bytes", "block_size", "state",
+        fields = ["id", "account", "name", "source_kind", "source_vm", "source_host", "source_disk", "source_path",
+                  "source_format", "size_bytes", "block_size", "state",
                   "bytes_total", "bytes_sent", "backlog_bytes", "blocks_total", "blocks_sent", "throughput_mbps",
                   "stalled", "snapshot_chain", "ami_id", "last_error", "last_replicated_at", "created_at", "updated_at"]
         read_only_fields = fields

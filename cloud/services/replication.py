@@ -384,7 +384,7 @@ def _stream(source, replication, current, pending, stats, recorder, workers):
                 uploads = _Uploads(replication, _new_snapshot(replication), stats, recorder, workers, progress)
                 _log(recorder, f"{'Resuming' if uploads.already else 'Starting'} snapshot "
                                f"{uploads.snapshot.snapshot_id}"
-                               + (f", {uploads.already} blocks already acknowledged" if uploads.already else ""))
+                               + (f": {uploads.already} already acknowledged" if uploads.already else ""))
             to_send_bytes += block_size
             DiskReplication.objects.filter(pk=replication.pk).update(
                 bytes_total=(uploads.already * block_size) + to_send_bytes,

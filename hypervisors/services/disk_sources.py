@@ -27,6 +27,7 @@ changed...); `gone` says the source vanished mid-read (resumable once it is back
 """
 
 import hashlib
+import importlib
 import time
 from dataclasses import dataclass, field
 
@@ -188,28 +189,30 @@ def zero_sha(block_size):
     return ZERO_SHA_CACHE[block_size]
 
 
-def _kinds():
-    # Imported here: each kind pulls in its drivers (libnbd, OpenSSH) only when used.
-    from . import host_disk_source, image_file_source, vm_disk_source
-    return {"vm": vm_disk_source, "host": host_disk_source, "image": image_file_source}
+KIND_MODULES = {"vm": "vm_disk_source", "host": "host_disk_source", "image": "image_file_source"}
+
+
+def _kind(kind):
+    # Imported when first used: each kind pulls in its own drivers (libnbd, OpenSSH).
+    return importlib.import_module(f"{__package__}.{KIND_MODULES[kind]}")
 
 
 def available_disks(*, vm=None, host=None):
-    """The disks a workload can be read from, asked of the real system: [DiskChoice]."""
-    kinds = _kinds()
+    """The disks a workload can be read from, asked of the real system: [DiskChoice]
+    (a VM's, a host's, or with neither the images under the declared roots)."""
     if vm is not None:
-        return kinds["vm"].available_disks(vm)
+        return _kind("vm").available_disks(vm)
     if host is not None:
-        return kinds["host"].available_disks(host)
-    return kinds["image"].available_disks()
+        return _kind("host").available_disks(host)
+    return _kind("image").available_disks()
 
 
 def check_disk(ref):
     """The DiskChoice ref names; DiskSourceError (field "disk") when it is not one of the real disks."""
-    if ref.kind not in ("vm", "host", "image"):
+    if ref.kind not in KIND_MODULES:
         raise DiskSourceError(f"Unknown kind of disk {ref.kind!r}.")
     if ref.kind == "image":
-        return _kinds()["image"].check(ref.disk)
+        return _kind("image").check(ref.disk)
     choices = available_disks(vm=ref.vm) if ref.kind == "vm" else available_disks(host=ref.host)
     for choice in choices:
         if choice.name == ref.disk:
@@ -222,4 +225,4 @@ def check_disk(ref):
 def open_source(ref, since=""):
     """A DiskSource for ref (a context manager). since: the checkpoint the last completed
     pass left ("" for none: every allocated block is offered)."""
-    return _kinds()[ref.kind].open_source(ref, since=since)
+    return _kind(ref.kind).open_source(ref, since=since)

@@ -3,6 +3,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from cloud.api.serializers import RecommendationRequestSerializer
+from cloud.models import ReplicationPass
 from core.api.exceptions import django_validation_error_detail
 from core.api.serializers import CleanModelSerializer
 from hypervisors.models import Hypervisor
@@ -175,14 +176,50 @@ class RunSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
+class DiskChoiceSerializer(serializers.Serializer):
+    name = serializers.CharField(help_text="What PATCH takes as the workload's disk")
+    size = serializers.IntegerField(help_text="Bytes")
+    allocated = serializers.IntegerField(allow_null=True, help_text="Bytes in use (null: the source cannot tell)")
+    description = serializers.CharField()
+
+
+class WorkloadDisksSerializer(serializers.Serializer):
+    disks = DiskChoiceSerializer(many=True)
+    problem = serializers.CharField(allow_null=True, help_text="Why the workload's own disks could not be listed")
+
+
+class ReplicationPassSerializer(serializers.ModelSerializer):
+    snapshot_id = serializers.CharField(source="snapshot.snapshot_id", read_only=True, allow_null=True, default=None)
+
+    class Meta:
+        model = ReplicationPass
+        fields = ["id", "outcome", "method", "bytes_scanned", "bytes_received", "bytes_sent", "blocks_sent",
+                  "blocks_unchanged", "zero_blocks_skipped", "seconds", "error", "snapshot_id", "started_at"]
+        read_only_fields = fields
+
+
+class WorkloadPassesSerializer(serializers.Serializer):
+    workload = serializers.IntegerField(source="workload.pk")
+    workload_name = serializers.CharField(source="workload.name")
+    replication = serializers.IntegerField(source="replication_id")
+    passes = ReplicationPassSerializer(many=True)
+
+
 class RunDetailSerializer(RunSerializer):
     steps = RunStepSerializer(many=True, read_only=True)
+    replication_passes = serializers.SerializerMethodField(
+        help_text="Per replicated workload, each pass: how changes were found, bytes read at the source, "
+                  "received, sent, blocks unchanged")
     next_sync_at = serializers.SerializerMethodField(
         help_text="When continuous replication sends the next delta (null: off, or not waiting for cutover)")
 
     class Meta(RunSerializer.Meta):
-        fields = [*RunSerializer.Meta.fields, "next_sync_at", "steps"]
+        fields = [*RunSerializer.Meta.fields, "next_sync_at", "steps", "replication_passes"]
         read_only_fields = fields
+
+    @extend_schema_field(WorkloadPassesSerializer(many=True))
+    def get_replication_passes(self, run):
+        return WorkloadPassesSerializer(runs.replication_passes(run), many=True).data
 
     @extend_schema_field(serializers.DateTimeField(allow_null=True))
     def get_next_sync_at(self, run):

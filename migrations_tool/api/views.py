@@ -22,7 +22,7 @@ from core.api.views import ApiViewMixin
 from core.roles import Role
 
 from ..models import Dependency, MigrationPlan, PlannedWorkload, Run, Wave
-from ..services import plans, runs, waves
+from ..services import checks, plans, runs, waves
 from ..services.assessment import assess
 from . import filters
 from . import serializers as s
@@ -151,6 +151,14 @@ class PlannedWorkloadViewSet(ApiViewMixin, mixins.ListModelMixin, mixins.Retriev
     def perform_update(self, serializer):
         with transaction.atomic(), audited(self.request):
             serializer.save()
+
+    @extend_schema(responses=s.WorkloadDisksSerializer)
+    @action(detail=True, methods=["get"])
+    def disks(self, request, pk=None):
+        """The disks this workload's disk can be chosen from, asked of the real system (libvirt for a
+        VM, lsblk over SSH for a host, images under the declared roots), with size and allocation."""
+        choices, problem = checks.workload_disks(self.get_object())
+        return Response({"disks": [c.as_dict() for c in choices], "problem": problem})
 
 
 class RunViewSet(ApiViewMixin, viewsets.ReadOnlyModelViewSet):

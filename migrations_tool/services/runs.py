@@ -23,6 +23,7 @@ from django.db import transaction
 from django.db.models import Max
 from django.utils import timezone
 
+from cloud.models import ReplicationPass
 from core import jobs
 from core.actions import SYSTEM, acting_user, action
 from core.errors import sentence
@@ -355,6 +356,23 @@ def run_jobs(run):
 def run_log(run):
     """The log of the whole run: each of its jobs' logs, under the job's title."""
     return "\n".join(f"— {job.title} (job #{job.pk}, {job.state})\n{job.log}" for job in run_jobs(run))
+
+
+def replication_passes(run):
+    """Per workload the run replicates: its replication passes, oldest first — how each
+    found the changes, bytes read at the source, received, sent, blocks unchanged."""
+    by_replication = {}
+    for step in run.steps.select_related("workload"):
+        replication_id = step.checkpoint.get("replication_id") if isinstance(step.checkpoint, dict) else None
+        if isinstance(replication_id, int):
+            by_replication.setdefault(replication_id, step.workload)
+    passes = ReplicationPass.objects.filter(replication_id__in=by_replication).select_related("snapshot")
+    rows = {}
+    for found in passes.order_by("replication_id", "started_at", "pk"):
+        workload = by_replication[found.replication_id]
+        rows.setdefault(found.replication_id, {"workload": workload, "replication_id": found.replication_id,
+                                               "passes": []})["passes"].append(found)
+    return list(rows.values())
 
 
 def progress_of(run):

@@ -22,6 +22,7 @@ from cloud.drivers import aws, ebs
 from cloud.models import CloudAccount, DiskReplication, ReplicatedBlock, ReplicationSnapshot
 from cloud.services import replication as service
 from core.jobs import JobCancelled
+from hypervisors.services.disk_sources import DiskRef
 
 from .conftest import free_port
 
@@ -42,6 +43,16 @@ def write_blocks(path, blocks, size=None):
             disk.seek(index * BLOCK)
             disk.write(data)
     return path
+
+
+def image(path):
+    """The disk source of an image file (its directory is a declared image root: see images_here)."""
+    return DiskRef.for_image(str(path))
+
+
+@pytest.fixture(autouse=True)
+def images_here(settings, tmp_path):
+    settings.OPSCONSOLE_IMAGE_ROOTS = [str(tmp_path)]
 
 
 def snapshot_blocks(account, snapshot_id):
@@ -171,19 +182,30 @@ def raw_disk(tmp_path):
 def test_start_replication_reads_format_and_size(embedded_account, raw_disk, tmp_path):
     qcow2 = tmp_path / "disk.qcow2"
     subprocess.run(["qemu-img", "convert", "-f", "raw", "-O", "qcow2", str(raw_disk), str(qcow2)], check=True)
-    raw = service.start_replication(embedded_account, str(raw_disk), name="saturn")
-    converted = service.start_replication(embedded_account, str(qcow2))
+    raw = service.start_replication(embedded_account, image(raw_disk), name="saturn")
+    converted = service.start_replication(embedded_account, image(qcow2))
     assert (raw.source_format, raw.size_bytes, raw.state, raw.name) == ("raw", 8 * MIB, "new", "saturn")
     assert (converted.source_format, converted.size_bytes) == ("qcow2", 8 * MIB)
 
 
-def test_start_replication_refuses_bad_input_with_field_errors(embedded_account, raw_disk, tmp_path):
+def test_start_replication_refuses_bad_input_with_field_errors(embedded_account, raw_disk, tmp_path, settings):
     with pytest.raises(ValidationError) as missing:
-        service.start_replication(embedded_account, str(tmp_path / "nothing.raw"))
-    assert "There is no disk image" in missing.value.message_dict["disk_path"][0]
-    with pytest.raises(ValidationError) as wrong_format:
-        service.start_replication(embedded_account, str(raw_disk), source_format="qcow2")
-    assert "is raw, not qcow2" in wrong_format.value.message_dict["source_format"][0]
+        service.start_replication(embedded_account, image(tmp_path / "nothing.raw"))
+    assert "There is no image file" in missing.value.message_dict["disk"][0]
+    with pytest.raises(ValidationError) as elsewhere:
+        service.start_replication(embedded_account, image("/etc/passwd"))
+    assert "not under a declared image root" in elsewhere.value.message_dict["disk"][0]
+    (tmp_path / "escape").symlink_to("/etc/passwd")
+    with pytest.raises(ValidationError) as linked:
+        service.start_replication(embedded_account, image(tmp_path / "escape"))
+    assert "not under a declared image root" in linked.value.message_dict["disk"][0]
+    with pytest.raises(ValidationError) as relative:
+        service.start_replication(embedded_account, image("disk.raw"))
+    assert "absolute path" in relative.value.message_dict["disk"][0]
+    settings.OPSCONSOLE_IMAGE_ROOTS = []
+    with pytest.raises(ValidationError) as undeclared:
+        service.start_replication(embedded_account, image(raw_disk))
+    assert "No image roots are declared" in undeclared.value.message_dict["disk"][0]
     assert not DiskReplication.objects.exists()
 
 
@@ -191,7 +213,7 @@ def test_start_replication_refuses_bad_input_with_field_errors(embedded_account,
 
 
 def test_first_pass_sends_every_non_zero_block_and_verifies(embedded_account, raw_disk):
-    replication = service.start_replication(embedded_account, str(raw_disk))
+    replication = service.start_replication(embedded_account, image(raw_disk))
     recorder = Recorder()
     snapshot_id = service.replicate(replication, recorder)
 
@@ -212,7 +234,7 @@ def test_first_pass_sends_every_non_zero_block_and_verifies(embedded_account, ra
 
 
 def test_later_passes_send_only_changes_into_child_snapshots(embedded_account, raw_disk):
-    replication = service.start_replication(embedded_account, str(raw_disk))
+    replication = service.start_replication(embedded_account, image(raw_disk))
     first = service.replicate(replication)
     # the VM writes: block 3 changes, block 4 is zeroed, block 9 gets data; 0 and 15 stay
     write_blocks(raw_disk, {3: block_data("3 again"), 4: bytes(BLOCK), 9: block_data(9)})
@@ -233,7 +255,7 @@ def test_later_passes_send_only_changes_into_child_snapshots(embedded_account, r
 
 
 def test_verify_finds_a_disk_that_changed_since(embedded_account, raw_disk):
-    replication = service.start_replication(embedded_account, str(raw_disk))
+    replication = service.start_replication(embedded_account, image(raw_disk))
     service.replicate(replication)
     write_blocks(raw_disk, {15: block_data("changed"), 12: block_data(12)})
     report = service.verify(replication, against_source=True)
@@ -241,20 +263,20 @@ def test_verify_finds_a_disk_that_changed_since(embedded_account, raw_disk):
 
 
 def test_verify_finds_a_block_the_cloud_does_not_hold(embedded_account, raw_disk):
-    replication = service.start_replication(embedded_account, str(raw_disk))
+    replication = service.start_replication(embedded_account, image(raw_disk))
     service.replicate(replication)
     ReplicatedBlock.objects.filter(index=3).update(sha256=hashlib.sha256(b"something else").digest())
     assert service.verify(replication).mismatched == [3]
 
 
-def test_qcow2_is_read_through_qemu_img(embedded_account, raw_disk, tmp_path, settings):
+def test_qcow2_is_read_as_the_guest_sees_it_without_a_copy(embedded_account, raw_disk, tmp_path, settings):
     qcow2 = tmp_path / "disk.qcow2"
     subprocess.run(["qemu-img", "convert", "-f", "raw", "-O", "qcow2", str(raw_disk), str(qcow2)], check=True)
-    replication = service.start_replication(embedded_account, str(qcow2))
+    replication = service.start_replication(embedded_account, image(qcow2))
     snapshot_id = service.replicate(replication)
     assert sorted(snapshot_blocks(embedded_account, snapshot_id)) == [0, 3, 4, 15]
     assert service.verify(replication, against_source=True).ok
-    assert list((settings.VAR_DIR / "cloud" / "replication").iterdir()) == []  # the raw copy is gone
+    assert not (settings.VAR_DIR / "cloud" / "replication").exists()  # no raw copy was ever made
 
 
 # --- faults ---------------------------------------------------------------------------
@@ -264,10 +286,10 @@ def test_network_error_mid_pass_fails_clearly_and_the_next_pass_sends_only_the_r
         proxied_account, endpoint, tmp_path, quick_retries, monkeypatch):
     monkeypatch.setattr(service, "FLUSH_BLOCKS", 4)
     disk = write_blocks(tmp_path / "big.raw", {i: block_data(i) for i in range(64)}, size=40 * MIB)
-    replication = service.start_replication(proxied_account, str(disk))
+    replication = service.start_replication(proxied_account, image(disk))
 
     def cut_once_some_are_in(percent, message):
-        if 0 < percent < 50 and not endpoint.down:
+        if 0 < endpoint.block_puts < 32 and not endpoint.down:
             endpoint.cut()
 
     with pytest.raises(aws.CloudError) as failure:
@@ -293,7 +315,7 @@ def test_network_error_mid_pass_fails_clearly_and_the_next_pass_sends_only_the_r
 
 def test_a_quota_refusal_says_so_and_leaves_nothing_half_done(proxied_account, endpoint, raw_disk):
     endpoint.refusals.append(("POST", r"^/snapshots$", 402, "ServiceQuotaExceededException"))
-    replication = service.start_replication(proxied_account, str(raw_disk))
+    replication = service.start_replication(proxied_account, image(raw_disk))
     with pytest.raises(aws.CloudError) as failure:
         service.replicate(replication)
     assert "An AWS quota stopped ebs StartSnapshot in us-east-1" in str(failure.value)
@@ -310,7 +332,7 @@ def test_wrong_credentials_are_told_as_such(db, cloud, iam_enforced, raw_disk):
     key_id, _ = iam_enforced
     account = CloudAccount.objects.create(name="Wrong secret", region="us-east-1", access_key_id=key_id,
                                           secret_access_key="not-the-secret", endpoint_url=cloud)
-    replication = service.start_replication(account, str(raw_disk))
+    replication = service.start_replication(account, image(raw_disk))
     with pytest.raises(aws.CloudError) as failure:
         service.replicate(replication)
     assert "AWS refused the credentials" in str(failure.value)
@@ -322,10 +344,10 @@ def test_wrong_credentials_are_told_as_such(db, cloud, iam_enforced, raw_disk):
 def test_a_cancelled_pass_is_resumable(embedded_account, tmp_path, monkeypatch):
     monkeypatch.setattr(service, "FLUSH_BLOCKS", 2)
     disk = write_blocks(tmp_path / "disk.raw", {i: block_data(i) for i in range(24)}, size=12 * MIB)
-    replication = service.start_replication(embedded_account, str(disk))
+    replication = service.start_replication(embedded_account, image(disk))
 
     def cancel(percent, message):
-        if 0 < percent < 100:
+        if 0 < percent < 100 and ReplicatedBlock.objects.exists():
             raise JobCancelled()
 
     with pytest.raises(JobCancelled):
@@ -343,14 +365,14 @@ def test_a_cancelled_pass_is_resumable(embedded_account, tmp_path, monkeypatch):
 
 
 def test_image_instance_and_dns_of_a_rehost(embedded_account, raw_disk):
-    replication = service.start_replication(embedded_account, str(raw_disk), name="saturn")
+    replication = service.start_replication(embedded_account, image(raw_disk), name="saturn")
     snapshot_id = service.replicate(replication)
     ami_id = service.register_image(replication)
     assert service.register_image(replication) == ami_id  # a retried step registers nothing new
     ec2 = aws.client(embedded_account, "ec2")
-    image = ec2.describe_images(ImageIds=[ami_id])["Images"][0]
+    registered = ec2.describe_images(ImageIds=[ami_id])["Images"][0]
     # moto ignores the block device mapping of register_image (it makes up its own): the name records the snapshot
-    assert (image["Name"], image["State"]) == (f"opsconsole-{replication.pk}-{snapshot_id}", "available")
+    assert (registered["Name"], registered["State"]) == (f"opsconsole-{replication.pk}-{snapshot_id}", "available")
     assert DiskReplication.objects.get(pk=replication.pk).ami_id == ami_id
 
     vpc = ec2.create_vpc(CidrBlock="10.42.0.0/16")["Vpc"]["VpcId"]
@@ -390,13 +412,13 @@ def test_dns_in_a_zone_that_does_not_exist(embedded_account):
 
 
 def test_registering_before_replicating_is_refused(embedded_account, raw_disk):
-    replication = service.start_replication(embedded_account, str(raw_disk))
+    replication = service.start_replication(embedded_account, image(raw_disk))
     with pytest.raises(aws.CloudError, match="no completed snapshot yet"):
         service.register_image(replication)
 
 
 def test_one_pass_at_a_time_unless_the_other_worker_is_gone(embedded_account, raw_disk, settings):
-    replication = service.start_replication(embedded_account, str(raw_disk))
+    replication = service.start_replication(embedded_account, image(raw_disk))
     DiskReplication.objects.filter(pk=replication.pk).update(state="replicating", updated_at=timezone.now())
     with pytest.raises(aws.CloudError, match="being replicated by another worker") as busy:
         service.replicate(replication)
@@ -421,7 +443,7 @@ def test_progress_and_log_land_on_the_job(embedded_account, tmp_path, monkeypatc
     # 10 MiB + 1000 bytes: the last block is cut short and padded with zeros
     disk = write_blocks(tmp_path / "odd.raw", {i: block_data(i) for i in range(0, 20, 2)} | {20: b"tail" * 250},
                         size=10 * MIB + 1000)
-    replication = service.start_replication(embedded_account, str(disk))
+    replication = service.start_replication(embedded_account, image(disk))
     job = create_job("cloud.replicate", "Replicate odd.raw", target=replication)
     run_job(job.pk, lambda job, recorder: {"snapshot": service.replicate(replication, recorder)})
     job.refresh_from_db()
@@ -438,7 +460,7 @@ def test_progress_and_log_land_on_the_job(embedded_account, tmp_path, monkeypatc
 
 
 def test_the_api_lists_replications_with_their_backlog_in_fixed_queries(viewer_api, embedded_account, raw_disk):
-    first = service.start_replication(embedded_account, str(raw_disk), name="saturn")
+    first = service.start_replication(embedded_account, image(raw_disk), name="saturn")
     snapshot_id = service.replicate(first)
     listed = viewer_api.get("/api/cloud/replications/?state=replicated").json()
     assert listed["count"] == 1
@@ -454,7 +476,7 @@ def test_the_api_lists_replications_with_their_backlog_in_fixed_queries(viewer_a
 
     few = queries()
     for n in range(5):
-        service.replicate(service.start_replication(embedded_account, str(raw_disk), name=f"disk {n}"))
+        service.replicate(service.start_replication(embedded_account, image(raw_disk), name=f"disk {n}"))
     assert queries() == few
     assert viewer_api.get("/api/cloud/replications/?state=bogus").status_code == 400
     assert viewer_api.post("/api/cloud/replications/", {}, format="json").status_code in (403, 405)

@@ -17,6 +17,12 @@ from tests.cloud.conftest import few_retries, own_var_dir  # noqa: F401  the clo
 GIB = 1024
 
 
+@pytest.fixture(autouse=True)
+def images_in_tmp_path(settings, tmp_path):
+    """The tests' exported disk images live in tmp_path: an admin declared it an image root."""
+    settings.OPSCONSOLE_IMAGE_ROOTS = [str(tmp_path)]
+
+
 def work(run):
     """Execute the run's current job in this process, as the worker would; the run after it."""
     from migrations_tool import tasks

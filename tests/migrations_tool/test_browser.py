@@ -84,10 +84,10 @@ def test_the_wizard_from_picking_workloads_to_cutover(page, estate, embedded_acc
     expect(page.locator("#wave-1 li").first).to_contain_text("batman")
     page.click("#to-targets")
 
-    # 4. Targets: the account, a DNS zone and luna's disk image.
+    # 4. Targets: the account, a DNS zone and luna's disk (its exported image).
     page.select_option("#id_account", str(embedded_account.pk))
     page.fill("#id_dns_zone", "corp.example.")
-    page.fill(f"#id_w{luna.pk}-disk_path", str(disk))
+    page.select_option(f"#id_w{luna.pk}-disk", str(disk))  # listed: an image under a declared root
     page.click("#to-review")
 
     # 5. Review: everything that will happen, with the cost; start.

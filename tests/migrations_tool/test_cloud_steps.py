@@ -74,7 +74,7 @@ def test_rehost_to_ec2_replicates_tests_cuts_over_and_rolls_back(estate, embedde
     plan.save()
     planned = plan.workloads.get()
     assert planned.strategy == "rehost-ec2"
-    planned.disk_path = str(disk)
+    planned.disk = str(disk)
     planned.save()
 
     run = work(runs.start_run(plan, operator))
@@ -177,7 +177,7 @@ def test_a_cutover_that_fails_half_way_is_shown_and_rolled_back(estate, embedded
     zone_id = route53.create_hosted_zone(Name="going.example.", CallerReference=uuid.uuid4().hex)["HostedZone"]["Id"]
     plan.dns_zone = "going.example."
     plan.save()
-    plan.workloads.update(disk_path=str(disk))
+    plan.workloads.update(disk=str(disk))
     run = work(runs.start_run(plan, operator))
     route53.delete_hosted_zone(Id=zone_id)  # the cloud changed since the review
     run = work(runs.add_action(run, "cutover", operator))
@@ -202,7 +202,7 @@ def test_a_vm_cut_over_to_ec2_is_marked_migrated_with_its_host_record(estate, em
                                                    disks=[{"path": str(disk), "size_bytes": disk.stat().st_size}])
     plan = plans.create_plan("VM to EC2", assess(load_workloads(vm_ids=[vm.pk]), account=embedded_account),
                              account=embedded_account)
-    plan.workloads.update(disk_path=str(disk), strategy="rehost-ec2", instance_type="t3.micro")
+    plan.workloads.update(disk=str(disk), strategy="rehost-ec2", instance_type="t3.micro")
     run = work(runs.start_run(plan, operator))
     run = work(runs.add_action(run, "cutover", operator))
     assert run.state == Run.State.DONE, run.message
@@ -218,7 +218,7 @@ def test_finalize_deletes_the_replication_snapshots_and_test_images_but_keeps_th
     luna = estate["hosts"]["luna"]
     plan = plans.create_plan("EC2", assess(load_workloads(host_ids=[luna.pk]), account=embedded_account),
                              account=embedded_account)
-    plan.workloads.update(disk_path=str(disk))
+    plan.workloads.update(disk=str(disk))
     run = work(runs.start_run(plan, operator))
     with open(disk, "r+b") as image:
         image.seek(5 * BLOCK)

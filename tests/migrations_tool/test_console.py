@@ -94,13 +94,13 @@ def test_review_lists_what_stops_the_start_and_the_run_page_its_controls(operato
     url = reverse("migrations_tool:plan_review", args=[plan.pk])
     answer = client.get(url)
     assert b"give the source database DSN" in answer.content
-    assert b"luna: no disk image to replicate" in answer.content  # the review asks for the sources too
+    assert b"luna: no disk chosen: choose one of luna&#x27;s disks in the plan." in answer.content  # the review asks for the sources too
     answer = client.post(url)
     assert answer.status_code == 200 and b"start-error" in answer.content and not Run.objects.exists()
     disk = tmp_path / "luna.raw"
     disk.write_bytes(bytes(1024 * 1024))
     plan.workloads.filter(name="batman").update(strategy="retain")
-    plan.workloads.filter(name="luna").update(disk_path=str(disk))
+    plan.workloads.filter(name="luna").update(disk=str(disk))
     answer = client.post(url)
     run = Run.objects.get()
     assert answer.status_code == 302 and answer.url == reverse("migrations_tool:run_detail", args=[run.pk])

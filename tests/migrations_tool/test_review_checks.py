@@ -48,7 +48,7 @@ def test_a_fresh_demo_plan_reviews_green_and_runs_through_test_cutover_on_a_real
     account, created = ensure_embedded_account(endpoint=cloud)
     assert created and (account.default_subnet, account.default_key_pair) == ("default", "opsconsole")
     plan = plan_of(estate, account, "luna")
-    plan.workloads.update(disk_path=str(disk))
+    plan.workloads.update(disk=str(disk))
 
     # A fresh moto server has no key pair: the review says so (cloud_server makes it at start).
     problems = operator_api.get(f"{PLANS}{plan.pk}/review/").json()["problems"]
@@ -98,13 +98,13 @@ def test_the_review_names_every_missing_target_and_source_and_start_refuses_the_
     plan = plan_of(estate, embedded_account, "luna", "batman")
     plan.dns_zone = "missing.example."
     plan.save()
-    plan.workloads.filter(name="luna").update(disk_path="/nonexistent/luna.raw")
+    plan.workloads.filter(name="luna").update(disk="/nonexistent/luna.raw")
     plan.workloads.filter(name="batman").update(source_dsn=unreachable_dsn)
 
     problems = operator_api.get(f"{PLANS}{plan.pk}/review/").json()["problems"]
     expected = ["No subnet is named 'nowhere' in us-east-1", "No security group is named 'nobody'",
                 "No key pair is named 'nokey'", "no Route 53 hosted zone missing.example.",
-                "luna: Disk path: There is no disk image at /nonexistent/luna.raw.", "batman: Cannot connect to"]
+                "luna: Disk: /nonexistent/luna.raw is not under a declared image root", "batman: Cannot connect to"]
     for part in expected:
         assert sum(part in problem for problem in problems) == 1, (part, problems)
     assert len(problems) == len(expected), problems
@@ -129,12 +129,12 @@ def test_a_vm_is_replicated_only_from_a_disk_the_product_knows_it_has(estate, em
 def test_a_disk_gone_after_the_review_fails_the_step_with_a_sentence(estate, embedded_account, disk, operator,
                                                                       operator_api, caplog):
     plan = plan_of(estate, embedded_account, "luna")
-    plan.workloads.update(disk_path=str(disk))
+    plan.workloads.update(disk=str(disk))
     run = runs.start_run(plan, operator)
     disk.unlink()
     with caplog.at_level(logging.ERROR, logger="migrations_tool.services.runs"):
         run = work(run)
-    said = f"Disk path: There is no disk image at {disk}."
+    said = f"Disk: There is no image file at {disk}."
     assert run.state == Run.State.FAILED and run.message == f"luna: {said}"
     step = run.steps.get(kind="replicate")
     assert (step.state, step.error) == (StepState.FAILED, said)

@@ -80,7 +80,7 @@ def ready_plan(plan, embedded_account, tmp_path):
     disk.write_bytes(bytes(1024 * 1024))
     plan.account = embedded_account
     plan.save()
-    plan.workloads.filter(name="luna").update(disk_path=str(disk))
+    plan.workloads.filter(name="luna").update(disk=str(disk))
     plan.workloads.filter(name="batman").update(source_dsn=LOCAL_POSTGRES)
     return plan
 

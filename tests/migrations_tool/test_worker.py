@@ -64,7 +64,7 @@ def test_a_worker_killed_mid_replication_is_taken_over_and_resumes_from_the_last
     luna = estate["hosts"]["luna"]
     plan = plans.create_plan("EC2", assess(load_workloads(host_ids=[luna.pk]), account=embedded_account),
                              account=embedded_account)
-    plan.workloads.update(disk_path=str(disk))
+    plan.workloads.update(disk=str(disk))
     run = runs.start_run(plan, operator)  # queued on commit: the worker takes it
     first_job = run.job_id
 
