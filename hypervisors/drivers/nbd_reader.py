@@ -23,7 +23,7 @@ STATUS_SPAN = 1 << 31  # one block status request covers less than 2**32 bytes
 MAX_READ = 8 * 1024 * 1024  # QEMU's NBD server takes at most 32 MiB per request
 TIMEOUT = 20.0  # seconds without any progress before the server counts as gone
 POLL_MS = 1000
-WINDOW = 8  # reads in flight
+WINDOW = 16  # reads in flight: 8 gave ~95-150 MB/s through the lab tunnel, 16 ~240, 32 no better
 
 
 def dirty_bitmap_context(bitmap):
