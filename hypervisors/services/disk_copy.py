@@ -11,15 +11,14 @@ import os
 import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
 from urllib.parse import urlparse
 
 from django.core.exceptions import ObjectDoesNotExist
 
 from access.addresses import ssh_address
-from access.drivers.ssh import BadPrivateKey, SSHFailure, load_private_key
+from access.drivers.ssh import SSHFailure
 from access.services.credentials import CredentialBook
-from access.services.trust import trusted_keys
+from access.services.logins import LoginRefused, SSHLogin, host_login
 
 from ..drivers.ssh_files import TRANSFER_ERRORS, RemoteFiles, copy_stream
 from ..models import Hypervisor
@@ -35,15 +34,6 @@ class DiskCopyFailed(Exception):
     """The copy failed; what it wrote on the target was removed."""
 
 
-@dataclass
-class SSHLogin:
-    address: str
-    port: int
-    username: str
-    pkey: object
-    trusted_keys: list
-
-
 def uri_address(host):
     """The machine a hypervisor's libvirt URI names: where SSH reaches a hypervisor the
     inventory has no address for (registered with access.addresses)."""
@@ -54,36 +44,22 @@ def uri_address(host):
 
 
 def ssh_login(hypervisor: Hypervisor, book=None) -> SSHLogin:
-    """How to log in to a hypervisor: the SSH credential for its host (own > role >
-    default), else the private key stored on the hypervisor; the host keys an admin
-    trusted for the address it is reached at. Refuses, saying what to do, when either is missing."""
+    """How to log in to a hypervisor (access.services.logins.host_login): the SSH credential
+    for its host (own > role > default), else the private key stored on the hypervisor (as
+    the user its URI names, root by default); the host keys an admin trusted for the address
+    it is reached at. Refuses (DiskCopyRefused), saying what to do, when either is missing."""
     host = hypervisor.host
     book = book or CredentialBook()
-    uri = urlparse(hypervisor.uri)
-    address = ssh_address(host)
-    if not address:
-        raise DiskCopyRefused(f"{hypervisor.name} has no management address to reach it over SSH")
-    credential = book.for_host(host)
-    if credential is not None:
-        pkey, error = book.private_key(credential)
-        if error:
-            raise DiskCopyRefused(f"{hypervisor.name}: {error}")
-        username, port = credential.username, credential.port
-    elif hypervisor.credentials:
-        try:
-            pkey = load_private_key(hypervisor.credentials)
-        except BadPrivateKey as exc:
-            raise DiskCopyRefused(f"{hypervisor.name}'s stored credentials: {exc}") from exc
-        username, port = uri.username or "root", 22
-    else:
+    if ssh_address(host) and not hypervisor.credentials and book.for_host(host) is None:
         raise DiskCopyRefused(
             f"no SSH credential for {hypervisor.name}: add one on the health page or store a private key "
             "on the hypervisor"
         )
-    trusted = trusted_keys([host]).get(host.pk)
-    if not trusted:
-        raise DiskCopyRefused(f"{hypervisor.name} has no trusted SSH host key: trust it on the health page first")
-    return SSHLogin(address, port, username, pkey, trusted)
+    try:
+        return host_login(host, book, fallback_key=hypervisor.credentials,
+                          fallback_username=urlparse(hypervisor.uri).username or "root")
+    except (LoginRefused, ValueError) as exc:
+        raise DiskCopyRefused(str(exc)) from exc
 
 
 def connect(login: SSHLogin, name) -> RemoteFiles:
