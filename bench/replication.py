@@ -80,9 +80,10 @@ def measure_ours(account_for, image, data_blocks, blocks, workers):
     """One pass of our replication into a new snapshot; returns (seconds, bytes sent)."""
     from cloud.drivers import ebs
     from cloud.services import replication
+    from hypervisors.services.disk_sources import DiskRef
 
     account = account_for()
-    disk = replication.start_replication(account, str(image), name="bench")
+    disk = replication.start_replication(account, DiskRef.for_image(str(image)), name="bench")
     started = time.perf_counter()
     snapshot_id = replication.replicate(disk, workers=workers)
     seconds = time.perf_counter() - started
@@ -151,6 +152,7 @@ def main():
 
     work = var_dir / "replication-bench"
     work.mkdir(parents=True, exist_ok=True)
+    os.environ["OPSCONSOLE_IMAGE_ROOTS"] = str(work)  # the image source reads only under declared roots
     image, data = work / "disk.raw", work / "data.bin"
     try:
         size = int(args.size_gib * 1024 ** 3) // BLOCK * BLOCK

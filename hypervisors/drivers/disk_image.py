@@ -2,6 +2,8 @@
 
     fmt, size = inspect("/srv/images/saturn.raw")   # ("raw", virtual size in bytes), by qemu-img info
     extents = data_extents(fd, size)                 # [(offset, length)] holding data; holes left out
+    with serve_nbd(path, "qcow2") as socket_path:    # qemu-nbd, read-only, on a socket only we can reach
+        ...
 
 `qemu-img` (Debian qemu-utils) tells every format QEMU knows; -U lets it read an image a
 running VM holds open. Failures are DiskImageError with a sentence.
@@ -10,7 +12,11 @@ running VM holds open. Failures are DiskImageError with a sentence.
 import errno
 import json
 import os
+import shutil
 import subprocess
+import tempfile
+import time
+from contextlib import contextmanager
 
 QEMU_IMG = "qemu-img"
 
@@ -58,3 +64,37 @@ def data_extents(fd, size):
     except (OSError, AttributeError):
         return [(0, size)]
     return extents
+
+
+@contextmanager
+def serve_nbd(path, fmt, timeout=30):
+    """qemu-nbd serving the image read-only, as the guest sees it, on a Unix socket in a
+    0700 directory of ours; stopped (and the directory removed) when the block ends."""
+    directory = tempfile.mkdtemp(prefix="opsconsole-nbd-")
+    socket_path = os.path.join(directory, "nbd.sock")
+    try:
+        server = subprocess.Popen(["qemu-nbd", "--read-only", "--shared=1", f"--socket={socket_path}",
+                                   f"--format={fmt}", "--", path], stdin=subprocess.DEVNULL,
+                                  stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    except FileNotFoundError as exc:
+        shutil.rmtree(directory, ignore_errors=True)
+        raise DiskImageError("qemu-nbd is not installed (Debian package qemu-utils).") from exc
+    try:
+        deadline = time.monotonic() + timeout
+        while not os.path.exists(socket_path):
+            if server.poll() is not None:
+                raise DiskImageError(f"qemu-nbd could not serve {path}: "
+                                     f"{server.stderr.read().decode(errors='replace').strip()[-300:]}")
+            if time.monotonic() > deadline:
+                raise DiskImageError(f"qemu-nbd did not serve {path} within {timeout}s.")
+            time.sleep(0.02)
+        yield socket_path
+    finally:
+        server.terminate()
+        try:
+            server.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            server.kill()
+            server.wait()
+        server.stderr.close()
+        shutil.rmtree(directory, ignore_errors=True)

@@ -9,12 +9,14 @@ the guest sees them through qemu-nbd, never converted to a copy the size of the 
 """
 
 import os
+from contextlib import ExitStack
 from pathlib import Path
 
 from django.conf import settings
 
 from ..drivers import disk_image
 from .disk_sources import DiskChoice, DiskSource, DiskSourceError, Method
+from .vm_disk_source import NBDSource
 
 SETTING = "OPSCONSOLE_IMAGE_ROOTS"
 
@@ -72,7 +74,33 @@ def open_source(ref, since=""):
 
 
 def _nbd_image_source(ref, choice):
-    raise DiskSourceError(f"{ref.disk} is a {choice.details['format']} image: this console reads raw images only.")
+    source = LocalImageSource(ref, choice)
+    try:
+        source.open()
+    except BaseException:
+        source.close()
+        raise
+    return source
+
+
+class LocalImageSource(NBDSource):
+    """A qcow2 (or other) image read as the guest sees it, through a local qemu-nbd."""
+
+    def __init__(self, ref, choice):
+        super().__init__(ref, "this worker", None, choice.details, since="")
+        self._server = ExitStack()
+        self.stats.consistency = f"image file {ref.disk}: read as the guest sees it (qemu-nbd)"
+
+    def open(self):
+        try:
+            socket_path = self._server.enter_context(
+                disk_image.serve_nbd(self.disk["path"], self.disk["format"]))
+        except disk_image.DiskImageError as exc:
+            raise DiskSourceError(str(exc)) from exc
+        self._open_reader(socket_path, "")
+
+    def _release(self):
+        self._server.close()
 
 
 class RawImageSource(DiskSource):

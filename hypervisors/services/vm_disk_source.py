@@ -180,7 +180,7 @@ class _ZeroRuns:
 
 
 # ----- sources --------------------------------------------------------------------------
-class _NBDSource(DiskSource):
+class NBDSource(DiskSource):
     """A disk exported over NBD on its hypervisor and tunnelled here through SSH."""
 
     def __init__(self, ref, hypervisor, dom, disk, since):
@@ -206,7 +206,9 @@ class _NBDSource(DiskSource):
 
     def _open_reader(self, remote_socket, export, contexts=()):
         try:
-            local = self._reading.enter_context(self.ssh.forward_unix(remote_socket))
+            # No SSH: the export is this machine's own (an image file under a declared root).
+            local = remote_socket if self.ssh is None else \
+                self._reading.enter_context(self.ssh.forward_unix(remote_socket))
             self.reader = self._reading.enter_context(NBDReader(local, export=export, contexts=contexts))
         except (SSHFailure, OSError, subprocess.SubprocessError) as exc:
             raise DiskSourceError(f"cannot tunnel {self.ref}'s export from {self.hypervisor}: {exc}") from exc
@@ -269,6 +271,7 @@ class _NBDSource(DiskSource):
             else:
                 data = bytes(block_size)  # wholly zero: nothing to read
             self.stats.blocks_offered += 1
+            self.tick()
             yield index, data
         if not self.dirty_context:
             covered, zero = set(indexes), zero_sha(block_size)
@@ -308,7 +311,7 @@ class _NBDSource(DiskSource):
             return False
 
 
-class LiveBackupSource(_NBDSource):
+class LiveBackupSource(NBDSource):
     """A running VM's disk through a libvirt pull-mode backup (see the module docstring)."""
 
     def open(self):
@@ -417,7 +420,7 @@ class LiveBackupSource(_NBDSource):
                 self._directory_made = False
 
 
-class RestingDiskSource(_NBDSource):
+class RestingDiskSource(NBDSource):
     """A shut-off VM's disk served by qemu-nbd on its hypervisor (see the module docstring)."""
 
     process = None

@@ -115,15 +115,21 @@ def test_the_review_names_every_missing_target_and_source_and_start_refuses_the_
     assert not Run.objects.exists()
 
 
-def test_a_vm_is_replicated_only_from_a_disk_the_product_knows_it_has(estate, embedded_account, operator):
+def test_a_vm_is_replicated_only_from_a_disk_its_hypervisor_shows(estate, embedded_account, operator, tmp_path):
     vm = estate["vms"]["vm-app"]
     plan = plans.create_plan("VM", assess(load_workloads(vm_ids=[vm.pk]), account=embedded_account),
                              account=embedded_account)
-    plan.workloads.update(strategy="rehost-ec2", instance_type="t3.micro", disk_path="/etc/passwd")
+    plan.workloads.update(strategy="rehost-ec2", instance_type="t3.micro", disk="/etc/passwd")
     with pytest.raises(ValidationError) as refused:
         runs.start_run(plan, operator)
-    assert refused.value.messages == ["vm-app: /etc/passwd is not one of the VM's disks (/images/vm-app.raw): "
-                                      "choose one of them."]
+    assert refused.value.messages == [f"vm-app: Disk: /etc/passwd is not under a declared image root ({tmp_path})."]
+    # One of its disks: asked of its hypervisor (which does not answer here), never taken on trust.
+    plan.workloads.update(disk="vda")
+    with pytest.raises(ValidationError) as unreachable:
+        runs.start_run(plan, operator)
+    assert len(unreachable.value.messages) == 1
+    assert unreachable.value.messages[0].startswith("vm-app: Disk: hv1 does not answer")
+    assert not Run.objects.exists()
 
 
 def test_a_disk_gone_after_the_review_fails_the_step_with_a_sentence(estate, embedded_account, disk, operator,
