@@ -9,7 +9,7 @@ class HypervisorsConfig(AppConfig):
         from access.addresses import register_fallback
 
         from . import changelog  # noqa: F401  registers models with the change log
-        from .services.disk_copy import uri_address
+        from .services.hypervisor_login import uri_address
 
         # A hypervisor the inventory has no address for is reached at its URI's host.
         register_fallback(uri_address)

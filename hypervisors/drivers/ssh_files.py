@@ -1,4 +1,5 @@
-"""Files on a hypervisor over SSH (paramiko): stat, read, write, checksum, remove.
+"""Files on a hypervisor over SSH (paramiko): stat, checksum, rename, remove (the bytes of a
+copy go through OpenSSH: services.disk_copy).
 
 Host keys are verified against the keys an admin trusted (access's HostKey), with the
 access app's SSH helpers: a key nobody trusted, or a changed one, refuses the
@@ -20,9 +21,6 @@ from access.drivers.ssh import (
     known_hosts_name,
     public_key_from,
 )
-
-CHUNK = 1024 * 1024
-WINDOW = 16  # blocks in flight: 16 MiB
 
 
 class RemoteCommandFailed(SSHFailure):
@@ -118,34 +116,6 @@ class RemoteFiles:
             return None
         return info.get("full-backing-filename") or info.get("backing-filename") if isinstance(info, dict) else None
 
-    def data_extents(self, path, size):
-        """[(offset, length)] of the file's regions that hold data, read by `qemu-img map`
-        on the host (lseek SEEK_DATA/SEEK_HOLE, the file taken as raw bytes whatever its
-        format), so holes never cross the wire. The whole file when qemu-img is missing or
-        cannot tell (the copy then reads everything: slower, never wrong)."""
-        try:
-            mapped = json.loads(self.run("qemu-img", "map", "-f", "raw", "--output=json", "--", path, timeout=600))
-            extents = [(int(e["start"]), int(e["length"])) for e in mapped if e.get("data")]
-        except (RemoteCommandFailed, ValueError, KeyError, TypeError):
-            return [(0, size)]
-        return [(start, min(length, size - start)) for start, length in extents if start < size]
-
-    def read_blocks(self, path, extents, chunk=CHUNK, window=WINDOW):
-        """(offset, data) of the extents [(offset, length)], in blocks of `chunk`, `window`
-        blocks requested at once: pipelined like a full prefetch, but never more than a
-        window held in memory (a full prefetch buffers a whole disk when the target writes slower)."""
-        blocks = [(offset, min(chunk, start + length - offset))
-                  for start, length in extents for offset in range(start, start + length, chunk)]
-        with self.sftp.open(path, "rb") as handle:
-            for first in range(0, len(blocks), window):
-                batch = blocks[first:first + window]
-                yield from zip((offset for offset, _ in batch), handle.readv(batch), strict=True)
-
-    def open_write(self, path):
-        handle = self.sftp.open(path, "wb")
-        handle.set_pipelined(True)
-        return handle
-
     def rename(self, old, new):
         self.sftp.posix_rename(old, new)
 
@@ -156,22 +126,3 @@ class RemoteFiles:
         except FileNotFoundError:
             return False
         return True
-
-
-def copy_stream(pieces, writer, size, on_chunk, expected=None):
-    """Write the (offset, data) pieces at their offsets, skipping blocks of zeros so the
-    copy stays sparse (a hole reads back as zeros; the final truncate gives the file its
-    full `size`). `expected`: the bytes the pieces add up to (default: size). Calls
-    on_chunk(bytes received) after each piece; it may raise to stop the copy."""
-    expected = size if expected is None else expected
-    done = 0
-    for offset, data in pieces:
-        if data.count(0) != len(data):
-            writer.seek(offset)
-            writer.write(data)
-        done += len(data)
-        on_chunk(done)
-    if done < expected:
-        raise OSError(f"source ended after {done} of {expected} bytes")
-    writer.truncate(size)
-    return done

@@ -1,65 +1,40 @@
 """Copy a shut-off VM's local disks from one hypervisor to another over SSH, verified.
 
 The bytes flow source -> this worker -> target over two SSH sessions (the hypervisors
-need no keys for each other). Each disk lands under a temporary name, is checked with
+need no keys for each other), through OpenSSH (access.drivers.openssh): each image file is
+read on its hypervisor through the "vm" disk source (qemu-nbd exporting the file as it is,
+its data extents only: holes never cross the wire), reads pipelined, and written on the
+target by a small writer that keeps it sparse (drivers.remote_writer), the two overlapped. Each disk lands under a temporary name, is checked with
 `sha256sum` on both ends, and only then takes its real name. Whatever fails, `discard()`
 removes what was written on the target; the source is only touched by
 `remove_sources()`, called once the VM is defined on the target and gone from the source.
 """
 
 import os
+import queue
 import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
-from urllib.parse import urlparse
 
-from django.core.exceptions import ObjectDoesNotExist
-
-from access.addresses import ssh_address
+from access.drivers.openssh import OpenSSH
 from access.drivers.ssh import SSHFailure
 from access.services.credentials import CredentialBook
-from access.services.logins import LoginRefused, SSHLogin, host_login
+from access.services.logins import SSHLogin
 
-from ..drivers.ssh_files import TRANSFER_ERRORS, RemoteFiles, copy_stream
+from ..drivers.remote_writer import RemoteWriter
+from ..drivers.ssh_files import TRANSFER_ERRORS, RemoteFiles
 from ..models import Hypervisor
+from . import vm_disk_source
+from .disk_sources import DiskRef, DiskSourceError
+from .hypervisor_login import DiskCopyRefused, ssh_login
 
+CHUNK = 4 * 1024 * 1024  # bytes per NBD read and per write record
+QUEUED = 8  # pieces between the reader and the writer: 32 MiB at most in memory
 TEMPORARY_MARK = ".opsconsole-copy-"  # a disk's name + this + a random tag: a copy not verified yet
-
-
-class DiskCopyRefused(Exception):
-    """Nothing was copied: the message says what is missing."""
 
 
 class DiskCopyFailed(Exception):
     """The copy failed; what it wrote on the target was removed."""
-
-
-def uri_address(host):
-    """The machine a hypervisor's libvirt URI names: where SSH reaches a hypervisor the
-    inventory has no address for (registered with access.addresses)."""
-    try:
-        return urlparse(host.hypervisor.uri).hostname
-    except (ObjectDoesNotExist, ValueError):
-        return None
-
-
-def ssh_login(hypervisor: Hypervisor, book=None) -> SSHLogin:
-    """How to log in to a hypervisor (access.services.logins.host_login): the SSH credential
-    for its host (own > role > default), else the private key stored on the hypervisor (as
-    the user its URI names, root by default); the host keys an admin trusted for the address
-    it is reached at. Refuses (DiskCopyRefused), saying what to do, when either is missing."""
-    host = hypervisor.host
-    book = book or CredentialBook()
-    if ssh_address(host) and not hypervisor.credentials and book.for_host(host) is None:
-        raise DiskCopyRefused(
-            f"no SSH credential for {hypervisor.name}: add one on the health page or store a private key "
-            "on the hypervisor"
-        )
-    try:
-        return host_login(host, book, fallback_key=hypervisor.credentials,
-                          fallback_username=urlparse(hypervisor.uri).username or "root")
-    except (LoginRefused, ValueError) as exc:
-        raise DiskCopyRefused(str(exc)) from exc
 
 
 def connect(login: SSHLogin, name) -> RemoteFiles:
@@ -77,6 +52,7 @@ class DiskMove:
         self.first_percent, self.last_percent = percent
         self.suffix = f"{TEMPORARY_MARK}{uuid.uuid4().hex[:8]}"
         self.written = []  # paths on the target that are ours to remove on failure
+        self.dst_ssh = None  # OpenSSH to the target, for the data
         book = CredentialBook()
         self.src = connect(ssh_login(source, book), source.name)
         try:
@@ -88,6 +64,8 @@ class DiskMove:
     def close(self):
         self.src.close()
         self.dst.close()
+        if self.dst_ssh is not None:
+            self.dst_ssh.close()
 
     def check(self):
         """Sizes on the source; refuse before writing anything when the target cannot take them."""
@@ -139,7 +117,20 @@ class DiskMove:
     def copy_and_verify(self):
         """Copy every disk under its temporary name and check it; raises DiskCopyFailed
         (target cleaned) or JobCancelled (target cleaned) on the way."""
-        extents = {path: self.src.data_extents(path, size) for path, size in self.sizes.items()}
+        sources = {}
+        try:
+            for path in self.paths:
+                sources[path] = vm_disk_source.open_file(DiskRef.for_vm(self.source.name, path), self.source, path)
+            self.dst_ssh = OpenSSH(ssh_login(self.target))
+            self._copy_all(sources)
+        except DiskSourceError as exc:
+            raise DiskCopyFailed(f"reading the disks on {self.source.name} failed: {exc}") from exc
+        finally:
+            for source in sources.values():
+                source.close()
+
+    def _copy_all(self, sources):
+        extents = {path: source.extents() for path, source in sources.items()}
         data = {path: sum(length for _, length in found) for path, found in extents.items()}
         data_bytes = sum(data.values())
         total = data_bytes or 1
@@ -166,9 +157,11 @@ class DiskMove:
                 )
 
             self.written.append(temporary)
+            chunks = [(offset, min(CHUNK, start + length - offset))
+                      for start, length in extents[path] for offset in range(start, start + length, CHUNK)]
             try:
-                with self.dst.open_write(temporary) as writer:
-                    copy_stream(self.src.read_blocks(path, extents[path]), writer, size, report, expected=moving)
+                with RemoteWriter(self.dst_ssh, temporary, size) as writer:
+                    _pipe(sources[path].read_many(chunks), writer, report)
             except TRANSFER_ERRORS as exc:
                 raise DiskCopyFailed(f"copying {path} to {self.target.name} failed: {exc}") from exc
             copied += moving
@@ -218,6 +211,42 @@ class DiskMove:
             except TRANSFER_ERRORS as exc:
                 self.recorder.log(f"Could not remove {path} from {self.source.name}: {exc}; remove it by hand")
         self.recorder.log(f"Removed the disks on {self.source.name}: {', '.join(self.paths)}")
+
+
+def _pipe(pieces, writer, report):
+    """Write the (offset, data) pieces with writer while the next ones are read: the read
+    and the write each wait on a different host, so they overlap (a bounded queue between
+    them keeps at most QUEUED pieces in memory). report(bytes read) after each piece."""
+    handoff = queue.Queue(maxsize=QUEUED)
+
+    def write_all():
+        while (piece := handoff.get()) is not None:
+            writer.write(*piece)
+
+    def put(item, writing):
+        while True:
+            if writing.done():
+                writing.result()  # the writer failed: its error stops the copy
+                raise OSError("the writer stopped before the copy ended")
+            try:
+                handoff.put(item, timeout=0.2)
+                return
+            except queue.Full:
+                continue
+
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="disk-write") as pool:
+        writing = pool.submit(write_all)
+        done = 0
+        try:
+            for offset, data in pieces:
+                put((offset, data), writing)
+                done += len(data)
+                report(done)
+        finally:
+            if not writing.done():
+                put(None, writing)
+        writing.result()
+    return done
 
 
 def _mib(size):

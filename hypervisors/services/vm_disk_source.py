@@ -72,8 +72,8 @@ from ..drivers.nbd_reader import (
     NBDReader,
     dirty_bitmap_context,
 )
-from .disk_copy import DiskCopyRefused, ssh_login
 from .disk_sources import DiskChoice, DiskSource, DiskSourceError, Method, blocks_of, pad, zero_sha
+from .hypervisor_login import DiskCopyRefused, ssh_login
 
 logger = logging.getLogger(__name__)
 
@@ -133,6 +133,19 @@ def open_source(ref, since=""):
         raise DiskSourceError(f"{ref} is a {disk['type']} disk; only file and block disks can be read.")
     kind = LiveBackupSource if _call(hypervisor, backup.is_active, dom) else RestingDiskSource
     source = kind(ref, hypervisor, dom, disk, since)
+    try:
+        source.open()
+    except BaseException:
+        source.close()
+        raise
+    return source
+
+
+def open_file(ref, hypervisor, path):
+    """A file on the hypervisor exported byte for byte (as raw, whatever format it holds) by
+    qemu-nbd, for copying it as it is: a cold migration moves the image file itself."""
+    source = RestingDiskSource(ref, hypervisor, None, {"format": "raw", "path": path, "type": "file",
+                                                       "target": ref.disk}, "")
     try:
         source.open()
     except BaseException:
@@ -242,6 +255,18 @@ class NBDSource(DiskSource):
         self.stats.bytes_scanned += len(data)
         self.stats.bytes_received += len(data)
         return data
+
+    def read_many(self, ranges):
+        """(offset, bytes) of each (offset, length), in order, several requests in flight."""
+        reads = self.reader.pread_many(ranges)
+        while True:
+            try:
+                offset, data = self._nbd(next, reads)
+            except StopIteration:
+                return
+            self.stats.bytes_scanned += len(data)
+            self.stats.bytes_received += len(data)
+            yield offset, data
 
     def blocks(self, block_size, known):
         allocation = self._status(BASE_ALLOCATION)

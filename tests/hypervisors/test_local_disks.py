@@ -1,7 +1,6 @@
 """Which disks a cold migration copies, and the sparse copy loop, without a lab."""
 
 import io
-import os
 import uuid
 
 import paramiko
@@ -12,7 +11,6 @@ from access.models import SSHCredential
 from access.services import trust
 from core.models import Job
 from hypervisors.drivers.libvirt_driver import parse_devices
-from hypervisors.drivers.ssh_files import copy_stream
 from hypervisors.models import Hypervisor, VirtualMachine
 from hypervisors.services.actions import domain_xml
 from hypervisors.services.migration import local_disk_paths
@@ -39,52 +37,6 @@ def test_disks_outside_storage_both_share_are_copied(source, target, copied):
 def test_a_path_merely_starting_like_the_shared_one_is_local():
     assert not hv(True, "/srv/shared").shares_disk("/srv/shared-not/a.img")
     assert hv(True, "/srv/shared").shares_disk("/srv/shared/vm/a.img")
-
-
-def test_the_copy_skips_zeros_yet_gives_back_the_same_bytes():
-    chunk = 4096
-    data = os.urandom(chunk) + bytes(3 * chunk) + os.urandom(100) + bytes(chunk + 7)
-    writes = []
-
-    class Recording(io.BytesIO):
-        def write(self, b):
-            writes.append(len(b))
-            return super().write(b)
-
-        def truncate(self, size):
-            # As ftruncate(2) and SFTP's setstat do (BytesIO only shrinks): extend with zeros.
-            self.seek(0, io.SEEK_END)
-            super().write(bytes(max(0, size - self.tell())))
-            return super().truncate(size)
-
-    target = Recording()
-    progress = []
-    blocks = ((offset, data[offset:offset + chunk]) for offset in range(0, len(data), chunk))
-    copied = copy_stream(blocks, target, len(data), progress.append)
-
-    assert copied == len(data) and target.getvalue() == data
-    assert sum(writes) == chunk + chunk  # only the two chunks holding data were written
-    assert progress[-1] == len(data) and progress == sorted(progress)
-
-
-def test_only_the_data_extents_are_read_and_they_land_at_their_offsets():
-    size = 64 * 1024
-    data = bytearray(size)
-    data[4096:8192] = os.urandom(4096)
-    data[40000:40100] = os.urandom(100)
-    extents = [(4096, 4096), (36864, 4096)]  # what SEEK_DATA reports: whole pages
-    target = io.BytesIO()
-    target.truncate = lambda n: (target.seek(0, io.SEEK_END), target.write(bytes(n - target.tell())))
-
-    copied = copy_stream(((start, bytes(data[start:start + length])) for start, length in extents), target, size,
-                         lambda done: None, expected=8192)
-
-    assert copied == 8192 and target.getvalue() == bytes(data)
-
-
-def test_a_source_shorter_than_announced_is_an_error():
-    with pytest.raises(OSError, match="source ended after 10 of 20 bytes"):
-        copy_stream(iter([(0, b"x" * 10)]), io.BytesIO(), 20, lambda done: None)
 
 
 # --- refused at once when the copy could not happen ------------------------------------------------
