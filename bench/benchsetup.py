@@ -6,7 +6,11 @@ benchmark gets a SQLite file under var/bench/.
 """
 
 import os
+import socket
+import subprocess
 import sys
+import time
+import urllib.request
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -36,3 +40,35 @@ def setup_django(name):
 def percentile(values, fraction):
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(round(fraction * (len(ordered) - 1))))]
+
+
+def free_port():
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def start_cloud(log_path):
+    """A fresh embedded cloud (`manage.py cloud_server`) on a free loopback port: (process, endpoint)."""
+    port = free_port()
+    log = open(log_path, "w")
+    process = subprocess.Popen([sys.executable, "manage.py", "cloud_server", "--port", str(port)], cwd=ROOT,
+                               stdout=log, stderr=subprocess.STDOUT)
+    endpoint = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            urllib.request.urlopen(urllib.request.Request(endpoint + "/moto-api/reset", method="POST"), timeout=5)
+            return process, endpoint
+        except OSError as exc:
+            if process.poll() is not None or time.monotonic() > deadline:
+                raise SystemExit(f"The embedded cloud did not start: see {log_path}") from exc
+            time.sleep(0.2)
+
+
+def stop(process):
+    process.terminate()
+    try:
+        process.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        process.kill()

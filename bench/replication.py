@@ -16,7 +16,6 @@ import argparse
 import os
 import random
 import shutil
-import socket
 import statistics
 import subprocess
 import sys
@@ -24,33 +23,10 @@ import time
 import urllib.request
 from pathlib import Path
 
-from benchsetup import ROOT, setup_django
+from benchsetup import setup_django, start_cloud, stop
 
 BLOCK = 512 * 1024
 MB = 1_000_000
-
-
-def free_port():
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def start_cloud(log_path):
-    port = free_port()
-    log = open(log_path, "w")
-    process = subprocess.Popen([sys.executable, "manage.py", "cloud_server", "--port", str(port)], cwd=ROOT,
-                               stdout=log, stderr=subprocess.STDOUT)
-    endpoint = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while True:
-        try:
-            urllib.request.urlopen(urllib.request.Request(endpoint + "/moto-api/reset", method="POST"), timeout=5)
-            return process, endpoint
-        except OSError as exc:
-            if process.poll() is not None or time.monotonic() > deadline:
-                raise SystemExit(f"The embedded cloud did not start: see {log_path}") from exc
-            time.sleep(0.2)
 
 
 def make_image(path, data_path, size, fraction, seed=20261127):
@@ -131,11 +107,7 @@ class Cloud:
 
     def __exit__(self, *exc):
         if self.process is not None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
+            stop(self.process)
 
 
 def main():

@@ -1,0 +1,201 @@
+"""Rehost to EC2 reading disks where they live, on the real lab and the embedded cloud: a
+physical host's device over SSH while it serves, a running VM's qcow2 on its hypervisor's
+own storage through libvirt. What the cloud holds is read back with GetSnapshotBlock and
+compared with what the hosts' own tools read, never with our block map."""
+
+import os
+import subprocess
+import threading
+import time
+import uuid
+
+import libvirt
+import pytest
+
+from access.models import SSHCredential
+from access.services import trust
+from cloud.drivers import ebs
+from cloud.models import DiskReplication, ReplicatedBlock, ReplicationPass
+from cloud.services.workloads import load_workloads
+from core.actions import SYSTEM
+from hypervisors.models import VirtualMachine
+from hypervisors.services import sync
+from hypervisors.services.actions import domain_xml
+from hypervisors.services.disk_sources import Method
+from inventory.models import Host, Site
+from migrations_tool import tasks
+from migrations_tool.models import Run, StepState
+from migrations_tool.services import plans, runs
+from migrations_tool.services.assessment import assess
+from tests.fixtures.lab import LAB_DISK_SIZE, UNDEFINE_METADATA, guest_write, on_host
+
+pytestmark = pytest.mark.lab
+
+BLOCK = 512 * 1024
+APP = "ceres"
+LOCAL = "/var/lib/libvirt/images"
+VM_DISK = 64 * 1024 * 1024
+
+
+def work(run):
+    run.refresh_from_db()
+    tasks.run_job(run.job_id)
+    run.refresh_from_db()
+    return run
+
+
+def raw_of(lab, name, script):
+    """Bytes a lab host's own shell writes to stdout (dd, qemu-img): the independent reading."""
+    return subprocess.run(
+        ["ssh", "-i", str(lab.ssh_key), "-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null",
+         "-o", "BatchMode=yes", "-o", "LogLevel=ERROR", f"root@{lab.host(name).address}", script],
+        capture_output=True, check=True, timeout=180).stdout
+
+
+def cloud_disk(account, replication):
+    """The disk as the cloud holds it: each block from the newest completed snapshot that has
+    it (moto's child snapshots hold only their own blocks), read with GetSnapshotBlock."""
+    blocks = {}
+    for snapshot_id in replication.snapshot_chain:
+        for index, token in ebs.list_snapshot_blocks(account, snapshot_id).items():
+            blocks[index] = ebs.get_snapshot_block(account, snapshot_id, index, token)
+    image = bytearray(replication.size_bytes)
+    for index, data in blocks.items():
+        image[index * BLOCK:(index + 1) * BLOCK] = data[:max(0, replication.size_bytes - index * BLOCK)]
+    return bytes(image)
+
+
+def ec2_plan(workload_filter, account, disk):
+    plan = plans.create_plan(f"EC2 {uuid.uuid4().hex[:6]}", assess(load_workloads(**workload_filter),
+                                                                    account=account), account=account)
+    plan.workloads.update(strategy="rehost-ec2", instance_type="t3.micro", disk=disk)
+    return plan
+
+
+@pytest.fixture
+def lab_login(lab, db):
+    SSHCredential.objects.create(name="lab", username="root", private_key=lab.ssh_key.read_text(), is_default=True)
+
+
+@pytest.fixture
+def ceres(lab, lab_login):
+    lab.heal(APP)
+    lab.up(log=lambda line: None)
+    host = Host.objects.create(hostname=APP, site=Site.objects.create(name="Rack", slug="rack"), status="active",
+                               mgmt_address=lab.host(APP).address, cpu_cores=2, memory_mib=2048)
+    trust.trust_public_key(host, lab.host(APP).ssh_host_key, user=SYSTEM)
+    yield host
+    lab.heal(APP)
+    lab.up(log=lambda line: None)
+
+
+def test_a_running_physical_host_is_rehosted_from_its_device_over_ssh(lab, ceres, embedded_account, operator):
+    device = lab.host(APP).disk_device
+    on_host(lab, APP, "head -c 2M /dev/urandom > /srv/before.bin && sync")
+    run = work(runs.start_run(ec2_plan({"host_ids": [ceres.pk]}, embedded_account, device), operator))
+    assert run.state == Run.State.WAITING, run.message
+    replication = DiskReplication.objects.get()
+    assert (replication.source_kind, replication.source_host, replication.source_disk) == ("host", ceres, device)
+    assert cloud_disk(embedded_account, replication) == raw_of(lab, APP, f"sync; dd if=/dev/{device} bs=4M status=none")
+
+    on_host(lab, APP, "head -c 1M /dev/urandom > /srv/between.bin && sync")  # the host goes on writing
+    run = work(runs.add_action(run, "sync", operator))
+    assert run.state == Run.State.WAITING, run.message
+    first, second = ReplicationPass.objects.filter(replication=replication).order_by("pk")
+    assert first.method == second.method == Method.SOURCE_HASH
+    assert first.bytes_scanned == second.bytes_scanned == LAB_DISK_SIZE  # read on the host, both times
+    assert 2 * BLOCK <= second.bytes_sent < 40 * BLOCK  # the new file and the file system's own changes
+    assert second.bytes_received < second.bytes_sent + 40 * 1024  # only changed blocks came back
+    replication.refresh_from_db()
+    assert len(replication.snapshot_chain) == 2
+    assert cloud_disk(embedded_account, replication) == raw_of(lab, APP, f"sync; dd if=/dev/{device} bs=4M status=none")
+
+    detail = operator_client_json(operator, run)
+    passes = detail["replication_passes"][0]["passes"]
+    assert [p["method"] for p in passes] == [Method.SOURCE_HASH] * 2 and passes[1]["bytes_sent"] == second.bytes_sent
+
+
+def operator_client_json(operator, run):
+    from rest_framework.test import APIClient
+
+    client = APIClient()
+    client.force_authenticate(operator)
+    return client.get(f"/api/migrations/runs/{run.pk}/").json()
+
+
+@pytest.fixture
+def running_vm(lab, lab_hypervisors, lab_login):
+    """A running VM with a 64 MiB qcow2 (some data) on rhine's own storage: not a file this worker can open."""
+    rhine = lab_hypervisors["rhine"]
+    trust.trust_public_key(rhine.host, lab.host("rhine").ssh_host_key, user=SYSTEM)
+    path = f"{LOCAL}/juno.qcow2"
+    on_host(lab, "rhine", f"mkdir -p {LOCAL} && rm -f {path} && qemu-img create -q -f qcow2 {path} {VM_DISK} && "
+                          f"qemu-io -f qcow2 -c 'write -P 0x5a 0 3M' -c 'write -P 0x6b 40M 1M' {path} >/dev/null")
+    assert not os.path.exists(path) or os.path.getsize(path) != VM_DISK  # the worker does not see rhine's disk
+    conn = libvirt.open(rhine.uri)
+    dom = conn.defineXML(domain_xml("juno", 1, 64, disk_path=path, disk_format="qcow2", domain_uuid=uuid.uuid4()))
+    dom.create()
+    sync.sync_all()
+    yield VirtualMachine.objects.get(uuid=dom.UUIDString()), dom, path
+    if dom.isActive():
+        dom.destroy()
+    dom.undefineFlags(UNDEFINE_METADATA)
+    conn.close()
+
+
+def test_a_running_vm_is_rehosted_from_its_hypervisor_with_changed_block_tracking(
+        lab, running_vm, embedded_account, operator):
+    vm, dom, path = running_vm
+    run = work(runs.start_run(ec2_plan({"vm_ids": [vm.pk]}, embedded_account, "vda"), operator))
+    assert run.state == Run.State.WAITING, run.message
+    replication = DiskReplication.objects.get()
+    guest_view = f"qemu-img convert -U -f qcow2 -O raw {path} /tmp/juno.raw && cat /tmp/juno.raw && rm /tmp/juno.raw"
+    assert cloud_disk(embedded_account, replication) == raw_of(lab, "rhine", guest_view)
+
+    guest_write(vm.hypervisor, vm.uuid, 10 * BLOCK, BLOCK, 0x7c)  # the guest writes one block between passes
+    run = work(runs.add_action(run, "sync", operator))
+    assert run.state == Run.State.WAITING, run.message
+    first, second = ReplicationPass.objects.filter(replication=replication).order_by("pk")
+    assert first.method == "allocation scan" and second.method == Method.CBT
+    assert (second.bytes_scanned, second.bytes_sent, second.blocks_sent) == (BLOCK, BLOCK, 1)
+    assert first.bytes_scanned == 8 * BLOCK  # the allocated blocks only (3 MiB + 1 MiB): holes are never read
+    replication.refresh_from_db()
+    assert cloud_disk(embedded_account, replication) == raw_of(lab, "rhine", guest_view)
+
+
+def test_a_source_powered_off_mid_pass_fails_the_step_and_resumes_where_it_stopped(
+        lab, ceres, embedded_account, operator, settings):
+    settings.OPSCONSOLE_CLOUD_REPLICATION_WORKERS = 1
+    device = lab.host(APP).disk_device
+    on_host(lab, APP, "head -c 48M /dev/urandom > /srv/big.bin && sync")
+    run = runs.start_run(ec2_plan({"host_ids": [ceres.pk]}, embedded_account, device), operator)
+
+    def power_off_once_some_are_in():
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline and ReplicatedBlock.objects.count() < 8:
+            time.sleep(0.05)
+        lab.power_off(APP)
+
+    cutter = threading.Thread(target=power_off_once_some_are_in, daemon=True)
+    cutter.start()
+    run = work(run)
+    cutter.join(timeout=130)
+    assert run.state == Run.State.FAILED
+    step = run.steps.get(kind="replicate")
+    assert step.state == StepState.FAILED and APP in step.error and "resumes" in step.error
+    replication = DiskReplication.objects.get()
+    assert replication.state == DiskReplication.State.FAILED  # not left claimed
+    acknowledged = ReplicatedBlock.objects.count()
+    assert 8 <= acknowledged
+
+    lab.power_on(APP)
+    run = work(runs.resume(run, operator))
+    assert run.state == Run.State.WAITING, run.message
+    replication.refresh_from_db()
+    snapshot_id = replication.latest_snapshot_id
+    held = ebs.list_snapshot_blocks(embedded_account, snapshot_id)
+    assert len(replication.snapshot_chain) == 1 and len(held) == ReplicatedBlock.objects.count()  # nothing twice
+    assert cloud_disk(embedded_account, replication) == raw_of(lab, APP, f"sync; dd if=/dev/{device} bs=4M status=none")
+    failed, resumed = ReplicationPass.objects.filter(replication=replication).order_by("pk")
+    assert failed.outcome == "failed" and resumed.outcome == "sent"
+    assert resumed.blocks_sent == len(held) - acknowledged
