@@ -75,6 +75,7 @@ def choose_lab(prerequisites=None, which=None) -> LabChoice:
 class FakeHost:
     name: str
     uri: str
+    kind: str = "hypervisor"
 
 
 class TestDriverLab:
