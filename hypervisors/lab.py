@@ -52,6 +52,7 @@ SSH_PORT = 22
 BOOT_TIMEOUT = 60  # seconds; a database server's first boot makes its cluster and loads its data
 HYPERVISOR, PHYSICAL = "hypervisor", "physical"
 
+
 @dataclass
 class LabHost:
     name: str
@@ -141,9 +142,6 @@ class Lab:
 
     def hypervisors(self) -> dict[str, LabHost]:
         return {name: host for name, host in self.load().items() if host.kind == HYPERVISOR}
-
-    def physical_hosts(self) -> dict[str, LabHost]:
-        return {name: host for name, host in self.load().items() if host.kind == PHYSICAL}
 
     def _layout(self):
         """(name, kind, service, address) of every host this lab is made of, in start order."""

@@ -15,7 +15,10 @@ import psycopg
 import pytest
 
 from health.drivers import fence_lab
+from hypervisors.demo import load_lab_demo
 from hypervisors.lab import Lab, LabError
+from hypervisors.models import Hypervisor
+from inventory.models import Host, Role, Site
 from tests.fixtures.lab import LAB_DISK_SIZE, on_host, ssh
 
 pytestmark = pytest.mark.lab
@@ -129,6 +132,22 @@ def test_the_lab_fence_agent_powers_a_physical_host_off(lab):
     lab.power_on(DATABASE)
     count, = shop(lab, "SELECT count(*) FROM orders")  # booted from its disk: the data is there
     assert count >= 5000
+
+
+def test_the_lab_demo_manages_the_physical_hosts_at_their_lab_addresses(lab, db):
+    site = Site.objects.create(name="Amsterdam DC1", slug="ams1")
+    app = Role.objects.create(name="App server", slug="app")
+    # As the inventory demo made it: a made-up front-end and BMC address.
+    Host.objects.create(hostname=APP, site=site, role=app, status="active", mgmt_address="10.10.20.10",
+                        bmc_address="10.99.20.10")
+    physical = {name: host for name, host in lab.load().items() if host.kind == "physical"}
+
+    load_lab_demo(physical, log=lambda line: None)
+
+    ceres, vesta = Host.objects.get(hostname=APP), Host.objects.get(hostname=DATABASE)
+    assert (ceres.mgmt_address, ceres.bmc_address, ceres.role) == (lab.host(APP).address, "", app)
+    assert vesta.mgmt_address == lab.host(DATABASE).address and vesta.status == "active"
+    assert not Hypervisor.objects.exists()
 
 
 def test_lab_down_detaches_the_disks_and_leaves_nothing_behind(tmp_path):
