@@ -32,7 +32,7 @@ LAB_APT := libvirtd=libvirt-daemon,libvirt-clients dpkg:libvirt-daemon-driver-qe
 DISK_APT := dpkg:python3-libnbd=python3-libnbd qemu-nbd=qemu-utils
 # pg_dump/pg_restore: the RDS replatform moves databases with them (cloud.services.rds_replatform).
 RUN_APT := py:ensurepip=python3-venv npm=nodejs,npm pg_dump=postgresql-client pg_restore=postgresql-client \
-	$(BUILD_APT) $(LAB_APT) $(DISK_APT)
+	dpkg:postgresql=postgresql $(BUILD_APT) $(LAB_APT) $(DISK_APT)
 # postgresql: the server programs, for a private wal_level=logical source in the logical-replication tests.
 TEST_APT := chromium=chromium dpkg:postgresql=postgresql $(LAB_APT)
 

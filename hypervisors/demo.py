@@ -3,7 +3,9 @@ few guests, so the console has something real to show and migrate.
 
 The story: after "Marvin is dead", the team virtualises. The hypervisors hv1-hv3 the
 inventory demo lists as planned arrive (they are the lab's), hv4 stands by as a spare,
-and the first VMs are app, web and database servers named from the role schemes."""
+and the first VMs are app, web and database servers named from the role schemes. Two of
+the physical servers run in the lab too: luna (app) serving the shop from the database on
+superman, so the console checks and fences real servers next to the hypervisors."""
 
 from decimal import Decimal
 
@@ -26,6 +28,8 @@ DEMO_GUESTS = [
     ("apollo", "web", "hv1", 64, True, ""),
     ("robin", "db", "hv3", 128, False, ""),
 ]
+# a physical lab host's service -> its inventory role, should the inventory demo not list it
+PHYSICAL_ROLES = {"database": "db", "app": "app"}
 
 
 def load_lab_demo(lab_hosts, log=print, shared_storage_path=""):
@@ -34,7 +38,10 @@ def load_lab_demo(lab_hosts, log=print, shared_storage_path=""):
     role, _ = Role.objects.get_or_create(slug="hypervisor", defaults={"name": "Hypervisor"})
     hypervisors = {}
     with transaction.atomic():
+        _register_physical_hosts(lab_hosts, site, log)
         for name, lab_host in lab_hosts.items():
+            if lab_host.kind != "hypervisor":
+                continue
             status = LAB_HYPERVISORS.get(name, HostStatus.ACTIVE)
             host, created = Host.objects.get_or_create(
                 hostname=name,
@@ -65,3 +72,22 @@ def load_lab_demo(lab_hosts, log=print, shared_storage_path=""):
     sync_all()
     return hypervisors
 
+
+
+def _register_physical_hosts(lab_hosts, site, log):
+    """The physical servers the lab runs (luna, superman: the inventory demo lists them),
+    managed at their lab address from now on. Their power switch is the lab's: the BMC
+    address the inventory demo made up for them is dropped, so no health check probes it."""
+    for name, lab_host in lab_hosts.items():
+        if lab_host.kind != "physical":
+            continue
+        host, _ = Host.objects.get_or_create(
+            hostname=name,
+            defaults={"site": site, "role": Role.objects.filter(slug=PHYSICAL_ROLES.get(lab_host.service)).first(),
+                      "status": HostStatus.ACTIVE, "model": "lab: a physical host in namespaces",
+                      "notes": "A physical lab host on this machine."},
+        )
+        if host.mgmt_address != lab_host.address or host.bmc_address:
+            host.mgmt_address, host.bmc_address = lab_host.address, ""
+            host.save(update_fields=["mgmt_address", "bmc_address", "updated_at"])
+            log(f"demo: {name} is managed at its lab address {lab_host.address}")

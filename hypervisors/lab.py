@@ -1,4 +1,5 @@
-"""The lab: real libvirt hypervisors on this one machine, each a small host of its own.
+"""The lab: real libvirt hypervisors and physical hosts on this one machine, each a small
+host of its own.
 
 Each lab host lives in its own network namespace (a veth pair to a lab bridge in the
 machine's namespace, its own address in 198.18.N.0/24, the range reserved for network
@@ -9,6 +10,10 @@ an `sshd` that takes the lab's key. All hosts see one shared storage directory f
 disks, so live migration and HA restarts work as on a cluster with shared storage; each
 host's QEMU takes its disks' leases through its own `virtlockd` (libvirt's lockd lock
 manager) in a lockspace on that storage, so a second QEMU on a disk is refused.
+
+Physical hosts (the demo's app server luna and database server superman) share all of
+this but libvirtd: they have a disk of their own and run the demo's services on it
+instead (hypervisors.lab_physical).
 
 Faults are injected the way they happen: power off (every process of the host dies),
 partition (its link goes down, processes live), slow (its link is rate-limited; this
@@ -30,8 +35,13 @@ import socket
 import subprocess
 import time
 import uuid
-from dataclasses import asdict, dataclass
+from collections.abc import Mapping
+from dataclasses import MISSING, asdict, dataclass, fields
 from pathlib import Path
+
+from . import lab_physical
+from .lab_run import LabError
+from .lab_run import run as _run
 
 DEFAULT_HOSTS = ("hv1", "hv2", "hv3", "hv4")
 STATE_DIRS = ("/run/libvirt", "/var/lib/libvirt", "/var/log/libvirt", "/var/cache/libvirt")
@@ -39,10 +49,8 @@ REQUIRED_BINARIES = ("libvirtd", "virtlogd", "virtlockd", "unshare", "qemu-syste
                      "ssh-keygen")
 LIBVIRT_PORT = 16509
 SSH_PORT = 22
-
-
-class LabError(RuntimeError):
-    """The lab cannot do what was asked here; the message says why in one line."""
+BOOT_TIMEOUT = 60  # seconds; a database server's first boot makes its cluster and loads its data
+HYPERVISOR, PHYSICAL = "hypervisor", "physical"
 
 
 @dataclass
@@ -56,13 +64,30 @@ class LabHost:
     pid: int = 0
     mnt_ns: str = ""
     ssh_host_key: str = ""  # public host key, for the console's trust step
+    kind: str = HYPERVISOR  # or PHYSICAL
+    service: str = ""  # a physical host's: "database", "app" or none (lab_physical.SERVICE_PORTS)
+    disk_device: str = ""  # a physical host's loop device, e.g. "loop3"
 
     @property
     def port(self):
-        return LIBVIRT_PORT
+        """The port that says the host is up: libvirt's, or a physical host's sshd."""
+        return LIBVIRT_PORT if self.kind == HYPERVISOR else SSH_PORT
+
+    @property
+    def port_name(self):
+        return "libvirt" if self.kind == HYPERVISOR else "ssh"
+
+    @property
+    def ready_ports(self):
+        """What answers once the host has booted."""
+        if self.kind == HYPERVISOR:
+            return (LIBVIRT_PORT, SSH_PORT)
+        return tuple(p for p in (SSH_PORT, lab_physical.SERVICE_PORTS[self.service]) if p)
 
     @property
     def uri(self):
+        if self.kind != HYPERVISOR:
+            raise LabError(f"{self.name} is a physical lab host: it runs no libvirt")
         return f"qemu+tcp://{self.address}/system"
 
     @property
@@ -72,9 +97,17 @@ class LabHost:
 
 
 class Lab:
-    def __init__(self, root: Path, port_base: int = 16600, names=DEFAULT_HOSTS, net_index=None):
+    def __init__(self, root: Path, port_base: int = 16600, names=DEFAULT_HOSTS, net_index=None, physical=(),
+                 disk_size=lab_physical.DISK_SIZE):
+        """`names` are the hypervisors; `physical` the physical hosts, as names or as a
+        mapping of name to service (lab_physical.DEMO_PHYSICAL)."""
         self.root = Path(root)
         self.names = tuple(names)
+        self.physical = dict(physical) if isinstance(physical, Mapping) else dict.fromkeys(physical, "")
+        unknown = {s for s in self.physical.values() if s not in lab_physical.SERVICE_PORTS}
+        if unknown or set(self.names) & set(self.physical):
+            raise LabError(f"lab hosts: unknown services {sorted(unknown)} or a name used twice")
+        self.disk_size = disk_size
         # One /24, one bridge and one namespace prefix per lab, so several labs (a demo,
         # parallel test runs, a benchmark) can run side by side.
         self.net_index = net_index if net_index is not None else 1 + port_base % 249
@@ -107,42 +140,49 @@ class Lab:
             raise LabError(f"no lab host named {name}")
         return hosts[name]
 
+    def hypervisors(self) -> dict[str, LabHost]:
+        return {name: host for name, host in self.load().items() if host.kind == HYPERVISOR}
+
+    def _layout(self):
+        """(name, kind, service, address) of every host this lab is made of, in start order."""
+        entries = [(n, HYPERVISOR, "") for n in self.names] + [(n, PHYSICAL, s) for n, s in self.physical.items()]
+        return [(name, kind, service, f"198.18.{self.net_index}.{11 + index}")
+                for index, (name, kind, service) in enumerate(entries)]
+
     # ----- up --------------------------------------------------------------
     def up(self, log=print) -> dict[str, LabHost]:
-        check_prerequisites()
+        check_prerequisites(set(self.physical.values()) if self.physical else None)
         ensure_qemu_identity()
         self.lockspace.mkdir(parents=True, exist_ok=True)
         self._ensure_ssh_key()
         self._ensure_bridge()
         self._write_name_files()
         hosts = self.load()
-        for index, name in enumerate(self.names):
+        for index, (name, kind, service, address) in enumerate(self._layout()):
             host = hosts.get(name)
             if host and host_alive(host):
-                log(f"lab: {name} already running ({host.uri})")
+                log(f"lab: {name} already running ({_describe(host)})")
                 continue
             if host:
                 self._power_off(host)
-            host = hosts[name] = self._new_host(name, index)
+            host = hosts[name] = self._new_host(name, index, address, kind, service)
             self._start(host)
             self.save(hosts)
-            log(f"lab: {name} up at {host.uri}, ssh root@{host.address}")
+            log(f"lab: {name} up ({_describe(host)}), ssh root@{host.address}")
         return hosts
 
-    def _new_host(self, name, index):
+    def _new_host(self, name, index, address, kind, service):
         return LabHost(
-            name=name, address=f"198.18.{self.net_index}.{11 + index}", host_uuid=str(uuid.uuid4()),
+            name=name, address=address, host_uuid=str(uuid.uuid4()),
             netns=f"{self.bridge}-{name}", veth=f"ol{self.net_index}h{index}",
-            token=f"opslab-{name}-{uuid.uuid4().hex[:12]}",
+            token=f"opslab-{name}-{uuid.uuid4().hex[:12]}", kind=kind, service=service,
         )
 
     def _write_name_files(self):
         """/etc/hosts and /etc/resolv.conf for the hosts' namespaces: lab names resolve at
         once, anything else fails at once (no DNS server is reachable from a lab host, and
         libvirt looks its own hostname up during migration)."""
-        lines = ["127.0.0.1 localhost"] + [
-            f"198.18.{self.net_index}.{11 + index} {name}" for index, name in enumerate(self.names)
-        ]
+        lines = ["127.0.0.1 localhost"] + [f"{address} {name}" for name, _, _, address in self._layout()]
         (self.root / "hosts").write_text("\n".join(lines) + "\n")
         (self.root / "resolv.conf").write_text("nameserver 127.0.0.1\noptions timeout:1 attempts:1\n")
 
@@ -181,7 +221,7 @@ class Lab:
         # otherwise keep using for as long as its neighbour entry looks reachable (up to ~45 s).
         subprocess.run(["ip", "neigh", "flush", "to", host.address], capture_output=True)
 
-    def _write_config(self, host: LabHost, index_dir: Path, keep_definitions=False):
+    def _write_libvirt_config(self, host: LabHost, index_dir: Path, keep_definitions=False):
         etc = index_dir / "etc"
         definitions, kept = etc / "qemu", index_dir / "qemu-kept"
         if keep_definitions and definitions.exists():
@@ -206,6 +246,10 @@ class Lab:
         (etc / "qemu-lockd.conf").write_text(
             f'auto_disk_leases = 1\nrequire_lease_for_disks = 1\nfile_lockspace_dir = "{self.lockspace}"\n'
         )
+        return etc
+
+    def _write_ssh_config(self, host: LabHost, index_dir: Path, pid_file):
+        """The host's sshd (its own host key, the lab's key authorized) and its /etc/hosts."""
         key = index_dir / "ssh_host_ed25519_key"
         if not key.exists():
             _run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", host.name, "-f", str(key)])
@@ -217,43 +261,59 @@ class Lab:
         (index_dir / "hosts").write_text(f"127.0.0.1 localhost\n{host.address} {host.name}\n")
         (index_dir / "sshd_config").write_text(
             f"ListenAddress {host.address}\nPort {SSH_PORT}\nHostKey {key}\n"
-            f"AuthorizedKeysFile {authorized}\nPidFile /run/libvirt/sshd-lab.pid\n"
+            f"AuthorizedKeysFile {authorized}\nPidFile {pid_file}\n"
             "PermitRootLogin prohibit-password\nPasswordAuthentication no\nKbdInteractiveAuthentication no\n"
             "UsePAM no\nStrictModes no\nPrintMotd no\nSubsystem sftp internal-sftp\n"
         )
-        return etc
+        return index_dir / "sshd_config"
+
+    def _hypervisor_boot(self, host: LabHost, host_dir: Path, keep_definitions):
+        etc = self._write_libvirt_config(host, host_dir, keep_definitions)
+        sshd_config = self._write_ssh_config(host, host_dir, "/run/libvirt/sshd-lab.pid")
+        mounts = "\n".join(f"mkdir -p {d} && mount -t tmpfs {host.token} {d}" for d in STATE_DIRS)
+        return f"""{mounts}
+mount --bind {etc} /etc/libvirt
+mkdir -p /run/sshd
+/usr/sbin/sshd -f {sshd_config}
+virtlogd -d -p /run/libvirt/virtlogd-lab.pid
+virtlockd -d -p /run/libvirt/virtlockd-lab.pid
+exec libvirtd --listen -f /etc/libvirt/libvirtd.conf -p /run/libvirt/libvirtd-lab.pid"""
+
+    def _physical_boot(self, host: LabHost, host_dir: Path):
+        # Attached again if need be (the host's disk survives power-off): the same disk, the same data.
+        host.disk_device = lab_physical.attach_disk(host_dir / lab_physical.DISK_IMAGE, self.disk_size)
+        sshd_config = self._write_ssh_config(host, host_dir, "/run/sshd-lab.pid")
+        database = next((address for _, kind, service, address in self._layout() if service == "database"), "")
+        return lab_physical.boot_script(host, host_dir, sshd_config, database)
 
     def _start(self, host: LabHost, keep_definitions=False):
         host_dir = self.root / host.name
         host_dir.mkdir(parents=True, exist_ok=True)
         self._plug(host)
-        etc = self._write_config(host, host_dir, keep_definitions)
-        mounts = "\n".join(f"mkdir -p {d} && mount -t tmpfs {host.token} {d}" for d in STATE_DIRS)
+        if host.kind == HYPERVISOR:
+            boot, log_name = self._hypervisor_boot(host, host_dir, keep_definitions), "libvirtd.log"
+        else:
+            boot, log_name = self._physical_boot(host, host_dir), "boot.log"
         script = f"""set -e
 hostname {host.name}
-{mounts}
-mount --bind {etc} /etc/libvirt
 mount --bind {host_dir / 'hosts'} /etc/hosts
 # A home of its own: an SSH session must not run this machine's root shell start-up files
 # (a pyenv lock left by a session killed at power-off made every later login wait 60 s).
 mount -t tmpfs {host.token} /root
-mkdir -p /run/sshd
-/usr/sbin/sshd -f {host_dir / 'sshd_config'}
-virtlogd -d -p /run/libvirt/virtlogd-lab.pid
-virtlockd -d -p /run/libvirt/virtlockd-lab.pid
-exec libvirtd --listen -f /etc/libvirt/libvirtd.conf -p /run/libvirt/libvirtd-lab.pid
+{boot}
 """
-        log_file = open(host_dir / "libvirtd.log", "w")
+        log_file = open(host_dir / log_name, "w")
+        # An IPC namespace of its own too: System V segments (PostgreSQL's) die with the host.
         proc = subprocess.Popen(
-            ["ip", "netns", "exec", host.netns, "unshare", "--mount", "--uts", "--propagation", "private",
+            ["ip", "netns", "exec", host.netns, "unshare", "--mount", "--uts", "--ipc", "--propagation", "private",
              "bash", "-c", script],
             stdout=log_file, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True,
         )
         host.pid = proc.pid
-        deadline = time.monotonic() + 30
-        while not (port_open(LIBVIRT_PORT, host.address) and port_open(SSH_PORT, host.address)):
+        deadline = time.monotonic() + BOOT_TIMEOUT
+        while not all(port_open(port, host.address) for port in host.ready_ports):
             if proc.poll() is not None or time.monotonic() > deadline:
-                tail = (host_dir / "libvirtd.log").read_text().strip().splitlines()[-1:]
+                tail = (host_dir / log_name).read_text().strip().splitlines()[-1:]
                 raise LabError(f"lab host {host.name} did not start: {tail}")
             time.sleep(0.1)
         host.mnt_ns = _ns(proc.pid)
@@ -265,17 +325,17 @@ exec libvirtd --listen -f /etc/libvirt/libvirtd.conf -p /run/libvirt/libvirtd-la
 
     def power_state(self, name) -> dict:
         """Read the host's power back, as a power switch with metering would: "off" when
-        no process of the host is left and its libvirt port is closed, "on" otherwise
-        (a partitioned or hung host is on: its processes live)."""
+        no process of the host is left and its port (libvirt's, a physical host's sshd) is
+        closed, "on" otherwise (a partitioned or hung host is on: its processes live)."""
         host = self.host(name)
         pids = namespace_pids(host) if host.mnt_ns else []
         alive = [pid for pid in pids if _alive(pid)]
-        answering = port_open(LIBVIRT_PORT, host.address, timeout=0.3)
+        answering = port_open(host.port, host.address, timeout=0.3)
         return {"state": "off" if not alive and not answering else "on", "processes": len(alive),
-                "libvirt_port_open": answering}
+                f"{host.port_name}_port_open": answering}
 
     def power_on(self, name):
-        """Boot a powered-off host again (same address, new libvirtd and sshd)."""
+        """Boot a powered-off host again (same address, new daemons; a physical host from its own disk)."""
         hosts = self.load()
         host = hosts[name]
         if host_alive(host):
@@ -318,9 +378,21 @@ exec libvirtd --listen -f /etc/libvirt/libvirtd.conf -p /run/libvirt/libvirtd-la
 
     # ----- down ------------------------------------------------------------
     def down(self, log=print):
-        for host in self.load().values():
+        hosts = self.load()
+        for host in hosts.values():
             killed = self._power_off(host) + _remove_netns(host.netns)
             log(f"lab: {host.name} down ({killed} processes stopped)")
+        # A host that failed to start never made it into the state file: its namespace name is ours.
+        for name, *_ in self._layout():
+            if name not in hosts and _remove_netns(f"{self.bridge}-{name}"):
+                log(f"lab: {name} (never fully started) down")
+        # Every disk this lab ever attached, whether or not its host made it into the state file.
+        for image in sorted(self.root.glob(f"*/{lab_physical.DISK_IMAGE}")):
+            try:
+                if lab_physical.detach_disk(image):
+                    log(f"lab: {image.parent.name}'s disk detached")
+            except LabError as exc:
+                log(f"lab: {exc}")
         if _link_exists(self.bridge):
             _run(["ip", "link", "del", self.bridge])
         if self.state_file.exists():
@@ -355,22 +427,33 @@ exec libvirtd --listen -f /etc/libvirt/libvirtd.conf -p /run/libvirt/libvirtd-la
 # ----- helpers -----------------------------------------------------------------
 def _host_from_state(entry):
     """A LabHost from state.json, tolerating files written by an older lab version
-    (their hosts are then stopped by namespace token and started afresh)."""
-    known = {f: entry.get(f, "") for f in LabHost.__dataclass_fields__}
-    known["pid"] = entry.get("pid", 0)
+    (their hosts are then stopped by namespace token and started afresh; hosts of a
+    version before physical hosts are hypervisors)."""
+    known = {f.name: entry.get(f.name, "" if f.default is MISSING else f.default) for f in fields(LabHost)}
     return LabHost(**known)
 
 
-def check_prerequisites():
+def _describe(host: LabHost):
+    if host.kind == HYPERVISOR:
+        return host.uri
+    return f"physical, disk /dev/{host.disk_device} on {lab_physical.MOUNTPOINT}" + (
+        f", {host.service} on port {lab_physical.SERVICE_PORTS[host.service]}" if host.service else "")
+
+
+def check_prerequisites(physical_services=None):
+    """Raise LabError naming what is missing; `physical_services` are those of the lab's
+    physical hosts (each needs more programs), None when it has none."""
     if os.geteuid() != 0:
         raise LabError("the lab needs root (it creates namespaces and runs libvirtd); run it as root")
     missing = [b for b in REQUIRED_BINARIES if shutil.which(b) is None]
     if not Path("/usr/sbin/sshd").exists():
         missing.append("sshd")
+    if physical_services is not None:
+        missing += lab_physical.missing_programs(physical_services, shutil.which)
     if missing:
         raise LabError(
             f"the lab needs {', '.join(missing)}: install libvirt-daemon-driver-qemu qemu-system-x86 qemu-utils "
-            "iproute2 openssh-server (make lab does)"
+            "iproute2 openssh-server util-linux e2fsprogs postgresql (make lab does)"
         )
 
 
@@ -382,13 +465,6 @@ def ensure_qemu_identity():
     if subprocess.run(["getent", "passwd", "libvirt-qemu"], capture_output=True).returncode != 0:
         _run(["useradd", "--system", "--no-create-home", "--shell", "/usr/sbin/nologin", "-g", "libvirt-qemu",
               "libvirt-qemu"])
-
-
-def _run(command):
-    result = subprocess.run(command, capture_output=True, text=True)
-    if result.returncode != 0:
-        raise LabError(f"{' '.join(command)}: {result.stderr.strip() or result.stdout.strip()}")
-    return result.stdout
 
 
 def _link_exists(name):
@@ -421,7 +497,7 @@ def port_open(port, host="127.0.0.1", timeout=0.5):
 
 def host_alive(host: LabHost):
     return (bool(host.pid) and _alive(host.pid) and _ns(host.pid) == host.mnt_ns and _ours(host.pid, host)
-            and port_open(LIBVIRT_PORT, host.address))
+            and port_open(host.port, host.address))
 
 
 def namespace_pids(host: LabHost):

@@ -21,18 +21,31 @@ from pathlib import Path
 from django.conf import settings
 
 from .lab import DEFAULT_HOSTS, Lab, LabError, check_prerequisites, port_open
+from .lab_physical import DEMO_PHYSICAL
 
 QEMU, TEST_DRIVER, NONE = "qemu", "test-driver", "none"
 
 
 def configured_lab() -> Lab:
-    """The lab of this installation: state under var/lab, its hosts on 198.18.<OPSCONSOLE_LAB_NET>.0/24."""
-    names = os.environ.get("OPSCONSOLE_LAB_HOSTS")
+    """The lab of this installation: state under var/lab, its hosts on 198.18.<OPSCONSOLE_LAB_NET>.0/24.
+    OPSCONSOLE_LAB_HOSTS names the hypervisors, OPSCONSOLE_LAB_PHYSICAL the physical hosts
+    as NAME=SERVICE (or NAME alone: no service), both comma-separated; empty for none."""
+    names, physical = os.environ.get("OPSCONSOLE_LAB_HOSTS"), os.environ.get("OPSCONSOLE_LAB_PHYSICAL")
     return Lab(
         root=Path(settings.VAR_DIR) / "lab",
         net_index=int(os.environ.get("OPSCONSOLE_LAB_NET", "250")),
-        names=tuple(n.strip() for n in names.split(",")) if names else DEFAULT_HOSTS,
+        names=_names(names) if names else DEFAULT_HOSTS,
+        physical=_physical(physical) if physical is not None else DEMO_PHYSICAL,
     )
+
+
+def _names(value):
+    return tuple(n.strip() for n in value.split(",") if n.strip())
+
+
+def _physical(value):
+    """"luna=app,superman=database" -> {"luna": "app", "superman": "database"}."""
+    return {name.strip(): service.strip() for name, _, service in (n.partition("=") for n in _names(value))}
 
 
 def configured_fallback() -> "TestDriverLab":
@@ -62,6 +75,7 @@ def choose_lab(prerequisites=None, which=None) -> LabChoice:
 class FakeHost:
     name: str
     uri: str
+    kind: str = "hypervisor"
 
 
 class TestDriverLab:

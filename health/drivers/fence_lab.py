@@ -1,7 +1,8 @@
 """The lab's power switch as a fence agent: pull the lab host's plug (every process of the
 host dies), then read the power back from the machine itself (no process of the host
-left, its libvirt port closed). A lab the agent cannot find, or a host still showing
-signs of life at the deadline, is a failed fence."""
+left, its port closed: libvirt's on a hypervisor, sshd's on a physical host). A lab the
+agent cannot find, or a host still showing signs of life at the deadline, is a failed
+fence."""
 
 import time
 from pathlib import Path
@@ -39,6 +40,7 @@ def power_status(lab_root, name):
         seen = _lab(lab_root).power_state(name)
     except (LabError, OSError, ValueError) as exc:
         return UNKNOWN, {"error": str(exc)}, f"cannot read the power state of {name}: {exc}"
-    line = (f"{seen['state']} ({seen['processes']} processes of the host left, libvirt port "
-            f"{'open' if seen['libvirt_port_open'] else 'closed'})")
+    port = next(key for key in seen if key.endswith("_port_open"))  # libvirt_port_open, ssh_port_open
+    line = (f"{seen['state']} ({seen['processes']} processes of the host left, {port.removesuffix('_port_open')} "
+            f"port {'open' if seen[port] else 'closed'})")
     return seen["state"], seen, line

@@ -41,12 +41,12 @@ def lab_site(db):
 
 @pytest.fixture
 def lab_estate(lab, lab_site):  # noqa: F811
-    """The lab's hosts as active hypervisors in the inventory (thames as spare), reachable
+    """The lab's hypervisors as active hypervisors in the inventory (thames as spare), reachable
     over SSH with the lab key as the default credential. No host key is trusted yet."""
     role = Role.objects.create(name="Hypervisor", slug="hypervisor")
     SSHCredential.objects.create(name="lab", username="root", private_key=lab.ssh_key.read_text(), is_default=True)
     hosts = {}
-    for name, lab_host in lab.load().items():
+    for name, lab_host in lab.hypervisors().items():
         host = Host.objects.create(hostname=name, site=lab_site, role=role, mgmt_address=lab_host.address,
                                    status="spare" if name == "thames" else "active", cpu_cores=4, memory_mib=4096)
         Hypervisor.objects.create(host=host, uri=lab_host.uri, shared_storage=True)

@@ -11,7 +11,7 @@ from hypervisors.services.actions import domain_xml
 
 
 def clear_guests(lab):
-    for lab_host in lab.load().values():
+    for lab_host in lab.hypervisors().values():
         conn = libvirt.open(lab_host.uri)
         for dom in conn.listAllDomains(0):
             if dom.isActive():
@@ -24,7 +24,7 @@ def clear_guests(lab):
 def running_on(lab, domain_uuid):
     """Every lab host whose libvirt runs the domain (all hosts must answer)."""
     found = []
-    for name, lab_host in lab.load().items():
+    for name, lab_host in lab.hypervisors().items():
         conn = libvirt.open(lab_host.uri)
         try:
             if conn.lookupByUUIDString(domain_uuid).isActive():
@@ -58,7 +58,7 @@ def rounds_until_failed(host, limit=6):
 def running_on_reachable(lab, domain_uuid):
     """Like running_on, skipping hosts whose libvirt does not answer (the dead one)."""
     found = []
-    for name, lab_host in lab.load().items():
+    for name, lab_host in lab.hypervisors().items():
         try:
             conn = libvirt.open(lab_host.uri)
         except libvirt.libvirtError:

@@ -115,3 +115,21 @@ def test_the_lab_setup_command_makes_the_lab_checkable(lab, lab_site, monkeypatc
     assert thames.mgmt_address == lab.host("thames").address
     sweep.sweep(host_ids=[thames.pk], checks=["ssh"])
     assert latest(thames, "ssh").ok
+
+
+def test_the_lab_setup_command_makes_a_physical_lab_host_checkable(lab, lab_site, monkeypatch):
+    from django.core.management import call_command
+
+    from health.management.commands import health_lab_setup
+    from inventory.models import Host, Role
+
+    database = Role.objects.create(name="Database server", slug="db")
+    vesta = Host.objects.create(hostname="vesta", site=lab_site, role=database, status="active")
+    monkeypatch.setattr(health_lab_setup, "configured_lab", lambda: lab)
+    call_command("health_lab_setup", stdout=None)
+    vesta.refresh_from_db()
+    assert vesta.mgmt_address == lab.host("vesta").address
+    assert HostKey.objects.get(host=vesta, trusted_at__isnull=False).key == lab.host("vesta").ssh_host_key.split()[1]
+    sweep.sweep(host_ids=[vesta.pk], checks=["ssh", "metrics"])
+    assert latest(vesta, "ssh").ok, latest(vesta, "ssh").message
+    assert "/srv" in latest(vesta, "metrics").value["disks"]  # df on the host: its own disk

@@ -3,7 +3,6 @@
 host's own dd reads, not against the code under test."""
 
 import hashlib
-import subprocess
 import threading
 
 import pytest
@@ -14,7 +13,7 @@ from core.actions import SYSTEM
 from hypervisors.services import disk_sources, host_disk_source
 from hypervisors.services.disk_sources import DiskRef, DiskSourceError, Method
 from inventory.models import Host, Site
-from tests.fixtures.lab import LAB_DISK_SIZE, on_host
+from tests.fixtures.lab import LAB_DISK_SIZE, bytes_from, on_host
 
 pytestmark = pytest.mark.lab
 
@@ -38,11 +37,7 @@ def ceres(lab, db):
 
 def device_blocks(lab):
     """{index: sha256} of every non-zero block of ceres's disk, read by the host's own dd."""
-    device = f"/dev/{lab.host(APP).disk_device}"
-    raw = subprocess.run(
-        ["ssh", "-i", str(lab.ssh_key), "-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null",
-         "-o", "BatchMode=yes", "-o", "LogLevel=ERROR", f"root@{lab.host(APP).address}",
-         f"sync; dd if={device} bs=4M status=none"], capture_output=True, check=True, timeout=120).stdout
+    raw = bytes_from(lab, APP, f"sync; dd if=/dev/{lab.host(APP).disk_device} bs=4M status=none")
     assert len(raw) == LAB_DISK_SIZE
     zero = bytes(BLOCK)
     return {i // BLOCK: hashlib.sha256(raw[i:i + BLOCK]).digest() for i in range(0, len(raw), BLOCK)

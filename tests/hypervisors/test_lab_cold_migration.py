@@ -2,7 +2,6 @@
 SSH between two lab hosts, verified, and checked afterwards with libvirt and with the
 hosts' own shells (not with our database)."""
 
-import subprocess
 import uuid
 
 import libvirt
@@ -17,7 +16,7 @@ from hypervisors.models import Hypervisor, VirtualMachine
 from hypervisors.services import migration, sync
 from hypervisors.services.actions import domain_xml
 from tests.conftest import wait_for
-from tests.hypervisors.conftest import where_is
+from tests.hypervisors.conftest import on_host, where_is
 
 pytestmark = pytest.mark.lab
 
@@ -26,23 +25,12 @@ LOCAL = "/var/lib/libvirt/images"
 DISK_MIB = 48
 
 
-def on_host(lab, name, script):
-    """Run a shell script on a lab host with the system's ssh client (not the code under test)."""
-    result = subprocess.run(
-        ["ssh", "-i", str(lab.ssh_key), "-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null",
-         "-o", "BatchMode=yes", "-o", "LogLevel=ERROR", f"root@{lab.host(name).address}", script],
-        capture_output=True, text=True, timeout=60,
-    )
-    assert result.returncode == 0, result.stderr
-    return result.stdout
-
-
 @pytest.fixture
 def local_storage(lab, lab_hypervisors):
     """SSH access as the health app records it (the lab key, the hosts' trusted keys), the
     shared storage declared by its path, and an empty local directory on every host."""
     SSHCredential.objects.create(name="lab", username="root", private_key=lab.ssh_key.read_text(), is_default=True)
-    for name, lab_host in lab.load().items():
+    for name, lab_host in lab.hypervisors().items():
         trust.trust_public_key(lab_hypervisors[name].host, lab_host.ssh_host_key, user=SYSTEM)
         on_host(lab, name, f"mkdir -p {LOCAL} && rm -f {LOCAL}/*")
     Hypervisor.objects.update(shared_storage_path=str(lab.shared_storage))

@@ -2,7 +2,6 @@
 visible to this worker), read through libvirt pull backups or qemu-nbd, over SSH with the
 trusted host key. Checked with libvirt and the hosts' own shells, not with the code under test."""
 
-import subprocess
 import threading
 import uuid
 
@@ -16,7 +15,7 @@ from hypervisors.models import VirtualMachine
 from hypervisors.services import sync, vm_disk_source
 from hypervisors.services.actions import domain_xml
 from hypervisors.services.disk_sources import DiskRef, DiskSourceError, Method
-from tests.fixtures.lab import UNDEFINE_METADATA, guest_write
+from tests.fixtures.lab import UNDEFINE_METADATA, guest_write, on_host
 
 pytestmark = pytest.mark.lab
 
@@ -25,17 +24,6 @@ GiB = 1024 * MiB
 BLOCK = MiB
 LOCAL = "/var/lib/libvirt/images"  # rhine's own tmpfs: local storage
 DATA = {**{i: b"\x11" for i in range(64)}, **{1024 + i: b"\x22" for i in range(4)}}  # block -> pattern
-
-
-def on_host(lab, name, script):
-    """A shell script on a lab host, with the system's ssh client (not the code under test)."""
-    result = subprocess.run(
-        ["ssh", "-i", str(lab.ssh_key), "-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null",
-         "-o", "BatchMode=yes", "-o", "LogLevel=ERROR", f"root@{lab.host(name).address}", script],
-        capture_output=True, text=True, timeout=60,
-    )
-    assert result.returncode == 0, result.stderr
-    return result.stdout
 
 
 @pytest.fixture

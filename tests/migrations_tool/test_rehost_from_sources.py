@@ -4,7 +4,6 @@ own storage through libvirt. What the cloud holds is read back with GetSnapshotB
 compared with what the hosts' own tools read, never with our block map."""
 
 import os
-import subprocess
 import threading
 import time
 import uuid
@@ -27,7 +26,7 @@ from migrations_tool import tasks
 from migrations_tool.models import Run, StepState
 from migrations_tool.services import plans, runs
 from migrations_tool.services.assessment import assess
-from tests.fixtures.lab import LAB_DISK_SIZE, UNDEFINE_METADATA, guest_write, on_host
+from tests.fixtures.lab import LAB_DISK_SIZE, UNDEFINE_METADATA, bytes_from, guest_write, on_host
 
 pytestmark = pytest.mark.lab
 
@@ -42,14 +41,6 @@ def work(run):
     tasks.run_job(run.job_id)
     run.refresh_from_db()
     return run
-
-
-def raw_of(lab, name, script):
-    """Bytes a lab host's own shell writes to stdout (dd, qemu-img): the independent reading."""
-    return subprocess.run(
-        ["ssh", "-i", str(lab.ssh_key), "-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null",
-         "-o", "BatchMode=yes", "-o", "LogLevel=ERROR", f"root@{lab.host(name).address}", script],
-        capture_output=True, check=True, timeout=180).stdout
 
 
 def cloud_disk(account, replication):
@@ -96,7 +87,7 @@ def test_a_running_physical_host_is_rehosted_from_its_device_over_ssh(lab, ceres
     assert run.state == Run.State.WAITING, run.message
     replication = DiskReplication.objects.get()
     assert (replication.source_kind, replication.source_host, replication.source_disk) == ("host", ceres, device)
-    assert cloud_disk(embedded_account, replication) == raw_of(lab, APP, f"sync; dd if=/dev/{device} bs=4M status=none")
+    assert cloud_disk(embedded_account, replication) == bytes_from(lab, APP, f"sync; dd if=/dev/{device} bs=4M status=none")
 
     on_host(lab, APP, "head -c 1M /dev/urandom > /srv/between.bin && sync")  # the host goes on writing
     run = work(runs.add_action(run, "sync", operator))
@@ -108,7 +99,7 @@ def test_a_running_physical_host_is_rehosted_from_its_device_over_ssh(lab, ceres
     assert second.bytes_received < second.bytes_sent + 40 * 1024  # only changed blocks came back
     replication.refresh_from_db()
     assert len(replication.snapshot_chain) == 2
-    assert cloud_disk(embedded_account, replication) == raw_of(lab, APP, f"sync; dd if=/dev/{device} bs=4M status=none")
+    assert cloud_disk(embedded_account, replication) == bytes_from(lab, APP, f"sync; dd if=/dev/{device} bs=4M status=none")
 
     detail = operator_client_json(operator, run)
     passes = detail["replication_passes"][0]["passes"]
@@ -150,7 +141,7 @@ def test_a_running_vm_is_rehosted_from_its_hypervisor_with_changed_block_trackin
     assert run.state == Run.State.WAITING, run.message
     replication = DiskReplication.objects.get()
     guest_view = f"qemu-img convert -U -f qcow2 -O raw {path} /tmp/juno.raw && cat /tmp/juno.raw && rm /tmp/juno.raw"
-    assert cloud_disk(embedded_account, replication) == raw_of(lab, "rhine", guest_view)
+    assert cloud_disk(embedded_account, replication) == bytes_from(lab, "rhine", guest_view)
 
     guest_write(vm.hypervisor, vm.uuid, 10 * BLOCK, BLOCK, 0x7c)  # the guest writes one block between passes
     run = work(runs.add_action(run, "sync", operator))
@@ -160,7 +151,7 @@ def test_a_running_vm_is_rehosted_from_its_hypervisor_with_changed_block_trackin
     assert (second.bytes_scanned, second.bytes_sent, second.blocks_sent) == (BLOCK, BLOCK, 1)
     assert first.bytes_scanned == 8 * BLOCK  # the allocated blocks only (3 MiB + 1 MiB): holes are never read
     replication.refresh_from_db()
-    assert cloud_disk(embedded_account, replication) == raw_of(lab, "rhine", guest_view)
+    assert cloud_disk(embedded_account, replication) == bytes_from(lab, "rhine", guest_view)
 
 
 def test_a_source_powered_off_mid_pass_fails_the_step_and_resumes_where_it_stopped(
@@ -195,7 +186,7 @@ def test_a_source_powered_off_mid_pass_fails_the_step_and_resumes_where_it_stopp
     snapshot_id = replication.latest_snapshot_id
     held = ebs.list_snapshot_blocks(embedded_account, snapshot_id)
     assert len(replication.snapshot_chain) == 1 and len(held) == ReplicatedBlock.objects.count()  # nothing twice
-    assert cloud_disk(embedded_account, replication) == raw_of(lab, APP, f"sync; dd if=/dev/{device} bs=4M status=none")
+    assert cloud_disk(embedded_account, replication) == bytes_from(lab, APP, f"sync; dd if=/dev/{device} bs=4M status=none")
     failed, resumed = ReplicationPass.objects.filter(replication=replication).order_by("pk")
     assert failed.outcome == "failed" and resumed.outcome == "sent"
     assert resumed.blocks_sent == len(held) - acknowledged

@@ -1,6 +1,7 @@
 """Make the running lab's hosts checkable over SSH: their lab addresses as management
-addresses, the lab key as the "lab" SSH credential (for the hypervisor role), and their
-host keys trusted, read from the lab itself (the lab made them, so that is the
+addresses, the lab key as the "lab" SSH credential (for the hypervisor role, and for each
+lab host by name: the physical ones, luna and superman, are app and database servers),
+and their host keys trusted, read from the lab itself (the lab made them, so that is the
 out-of-band comparison an operator would do). Idempotent."""
 
 from django.core.management.base import BaseCommand

@@ -10,8 +10,8 @@ from hypervisors.lab import LabError
 
 
 class Command(BaseCommand):
-    help = ("Start, stop or show the lab: real libvirtd + QEMU hypervisors on this machine, or, where that "
-            "cannot run (not root, packages missing), libvirt's test driver served by one libvirtd.")
+    help = ("Start, stop or show the lab: real libvirtd + QEMU hypervisors and physical hosts on this machine, or, "
+            "where that cannot run (not root, packages missing), libvirt's test driver served by one libvirtd.")
 
     def add_arguments(self, parser):
         parser.add_argument(
@@ -26,7 +26,7 @@ class Command(BaseCommand):
                 if action == "up":
                     hosts = lab.up(log=self.stdout.write)
                     where = f", shared storage {lab.shared_storage}" if hasattr(lab, "shared_storage") else ""
-                    self.stdout.write(f"lab: {len(hosts)} hypervisor{'s' if len(hosts) != 1 else ''}{where}")
+                    self.stdout.write(f"lab: {_counted(hosts)}{where}")
                 else:
                     self._foreground(lab)
             elif action == "down":
@@ -61,7 +61,7 @@ class Command(BaseCommand):
 
     def _foreground(self, lab):
         hosts = lab.up(log=self.stdout.write)
-        self.stdout.write(f"lab: {len(hosts)} hypervisors up; stopping them on Ctrl-C", ending="\n")
+        self.stdout.write(f"lab: {_counted(hosts)} up; stopping them on Ctrl-C", ending="\n")
         self.stdout.flush()
         stop = threading.Event()
         for sig in (signal.SIGINT, signal.SIGTERM):
@@ -71,3 +71,11 @@ class Command(BaseCommand):
             if down:
                 self.stdout.write(f"lab: {', '.join(down)} not running (powered off by a test or an operator?)")
         lab.down(log=self.stdout.write)
+
+
+def _counted(hosts):
+    """ "4 hypervisors, 2 physical hosts" """
+    hypervisors = sum(1 for host in hosts.values() if host.kind == "hypervisor")
+    physical = len(hosts) - hypervisors
+    counted = f"{hypervisors} hypervisor{'s' if hypervisors != 1 else ''}"
+    return counted + (f", {physical} physical host{'s' if physical != 1 else ''}" if physical else "")
