@@ -125,7 +125,8 @@ class OpenSSH:
                                   "refused (if it was reinstalled, trust its new key on the health page)")
         if "Permission denied" in message:
             return AuthenticationFailed(f"{name}: authentication as {self.login.username} refused")
-        return Unreachable(f"{name}: {message[-300:] or 'SSH failed'}")
+        return Unreachable(f"{name} did not answer over SSH: {message[-300:]}" if message else
+                           f"{name} stopped answering over SSH (powered off, or cut off from this worker)")
 
     @contextmanager
     def forward_unix(self, remote_socket):

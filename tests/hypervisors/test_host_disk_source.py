@@ -105,7 +105,7 @@ def test_a_changed_host_key_stops_the_read(lab, ceres):
     assert disk_sources.available_disks(host=ceres)  # trusted again: it reads
 
 
-def test_a_host_cut_off_mid_read_is_a_resumable_error(lab, ceres):
+def test_a_host_cut_off_mid_read_is_a_resumable_error(transactional_db, lab, ceres):  # read in a thread
     device = lab.host(APP).disk_device
     outcome = {}
 

@@ -3,9 +3,8 @@ physical host's device over SSH while it serves, a running VM's qcow2 on its hyp
 own storage through libvirt. What the cloud holds is read back with GetSnapshotBlock and
 compared with what the hosts' own tools read, never with our block map."""
 
+import hashlib
 import os
-import threading
-import time
 import uuid
 
 import libvirt
@@ -15,6 +14,7 @@ from access.models import SSHCredential
 from access.services import trust
 from cloud.drivers import ebs
 from cloud.models import DiskReplication, ReplicatedBlock, ReplicationPass
+from cloud.services import replication as replication_service
 from cloud.services.workloads import load_workloads
 from core.actions import SYSTEM
 from hypervisors.models import VirtualMachine
@@ -92,18 +92,20 @@ def test_a_running_physical_host_is_rehosted_from_its_device_over_ssh(lab, ceres
     on_host(lab, APP, "head -c 1M /dev/urandom > /srv/between.bin && sync")  # the host goes on writing
     run = work(runs.add_action(run, "sync", operator))
     assert run.state == Run.State.WAITING, run.message
-    first, second = ReplicationPass.objects.filter(replication=replication).order_by("pk")
-    assert first.method == second.method == Method.SOURCE_HASH
-    assert first.bytes_scanned == second.bytes_scanned == LAB_DISK_SIZE  # read on the host, both times
+    passes = list(ReplicationPass.objects.filter(replication=replication).order_by("pk"))
+    first, second = passes[0], passes[-1]  # the full copy; the delta after the host wrote (the run syncs too)
+    assert {p.method for p in passes} == {Method.SOURCE_HASH}
+    assert first.bytes_scanned == second.bytes_scanned == LAB_DISK_SIZE  # read on the host, every time
     assert 2 * BLOCK <= second.bytes_sent < 40 * BLOCK  # the new file and the file system's own changes
     assert second.bytes_received < second.bytes_sent + 40 * 1024  # only changed blocks came back
     replication.refresh_from_db()
-    assert len(replication.snapshot_chain) == 2
+    assert len(replication.snapshot_chain) == 2  # a pass that found nothing made no snapshot
     assert cloud_disk(embedded_account, replication) == bytes_from(lab, APP, f"sync; dd if=/dev/{device} bs=4M status=none")
 
     detail = operator_client_json(operator, run)
-    passes = detail["replication_passes"][0]["passes"]
-    assert [p["method"] for p in passes] == [Method.SOURCE_HASH] * 2 and passes[1]["bytes_sent"] == second.bytes_sent
+    shown = detail["replication_passes"][0]["passes"]
+    assert [p["method"] for p in shown] == [Method.SOURCE_HASH] * len(passes)
+    assert shown[-1]["bytes_sent"] == second.bytes_sent and shown[-1]["bytes_scanned"] == LAB_DISK_SIZE
 
 
 def operator_client_json(operator, run):
@@ -146,8 +148,9 @@ def test_a_running_vm_is_rehosted_from_its_hypervisor_with_changed_block_trackin
     guest_write(vm.hypervisor, vm.uuid, 10 * BLOCK, BLOCK, 0x7c)  # the guest writes one block between passes
     run = work(runs.add_action(run, "sync", operator))
     assert run.state == Run.State.WAITING, run.message
-    first, second = ReplicationPass.objects.filter(replication=replication).order_by("pk")
-    assert first.method == "allocation scan" and second.method == Method.CBT
+    passes = list(ReplicationPass.objects.filter(replication=replication).order_by("pk"))
+    first, second = passes[0], passes[-1]
+    assert first.method == Method.ALLOCATION and {p.method for p in passes[1:]} == {Method.CBT}
     assert (second.bytes_scanned, second.bytes_sent, second.blocks_sent) == (BLOCK, BLOCK, 1)
     assert first.bytes_scanned == 8 * BLOCK  # the allocated blocks only (3 MiB + 1 MiB): holes are never read
     replication.refresh_from_db()
@@ -155,38 +158,41 @@ def test_a_running_vm_is_rehosted_from_its_hypervisor_with_changed_block_trackin
 
 
 def test_a_source_powered_off_mid_pass_fails_the_step_and_resumes_where_it_stopped(
-        lab, ceres, embedded_account, operator, settings):
+        lab, ceres, embedded_account, operator, settings, monkeypatch):
     settings.OPSCONSOLE_CLOUD_REPLICATION_WORKERS = 1
     device = lab.host(APP).disk_device
     on_host(lab, APP, "head -c 48M /dev/urandom > /srv/big.bin && sync")
     run = runs.start_run(ec2_plan({"host_ids": [ceres.pk]}, embedded_account, device), operator)
+    put_block, puts = replication_service.ebs.put_snapshot_block, []
 
-    def power_off_once_some_are_in():
-        deadline = time.monotonic() + 120
-        while time.monotonic() < deadline and ReplicatedBlock.objects.count() < 8:
-            time.sleep(0.05)
-        lab.power_off(APP)
+    def put_then_pull_the_plug(*args, **kwargs):
+        puts.append((args[1], args[2], hashlib.sha256(args[3]).digest()))  # (snapshot, block, content)
+        if len(puts) == 8:
+            lab.power_off(APP)  # mid-pass: 8 blocks in, the rest still on the host's disk
+        return put_block(*args, **kwargs)
 
-    cutter = threading.Thread(target=power_off_once_some_are_in, daemon=True)
-    cutter.start()
+    monkeypatch.setattr(replication_service.ebs, "put_snapshot_block", put_then_pull_the_plug)
     run = work(run)
-    cutter.join(timeout=130)
     assert run.state == Run.State.FAILED
     step = run.steps.get(kind="replicate")
     assert step.state == StepState.FAILED and APP in step.error and "resumes" in step.error
     replication = DiskReplication.objects.get()
     assert replication.state == DiskReplication.State.FAILED  # not left claimed
     acknowledged = ReplicatedBlock.objects.count()
-    assert 8 <= acknowledged
+    assert 8 <= acknowledged < 96
 
     lab.power_on(APP)
     run = work(runs.resume(run, operator))
     assert run.state == Run.State.WAITING, run.message
     replication.refresh_from_db()
-    snapshot_id = replication.latest_snapshot_id
+    snapshot_id = replication.snapshot_chain[0]  # the pass that failed, completed by the resumed one
     held = ebs.list_snapshot_blocks(embedded_account, snapshot_id)
-    assert len(replication.snapshot_chain) == 1 and len(held) == ReplicatedBlock.objects.count()  # nothing twice
+    assert len(held) == ReplicatedBlock.objects.filter(snapshot__snapshot_id=snapshot_id).count()
     assert cloud_disk(embedded_account, replication) == bytes_from(lab, APP, f"sync; dd if=/dev/{device} bs=4M status=none")
-    failed, resumed = ReplicationPass.objects.filter(replication=replication).order_by("pk")
-    assert failed.outcome == "failed" and resumed.outcome == "sent"
-    assert resumed.blocks_sent == len(held) - acknowledged
+    failed, resumed = ReplicationPass.objects.filter(replication=replication, snapshot__snapshot_id=snapshot_id)
+    assert (failed.outcome, resumed.outcome) == ("failed", "sent")
+    into_it = [put for put in puts if put[0] == snapshot_id]
+    assert len(into_it) == len(set(into_it))  # no block went to the cloud twice with the same content…
+    again = len(into_it) - len({(snapshot, index) for snapshot, index, _ in into_it})
+    assert again < 8  # …only blocks the reboot itself changed (the file system's superblock, journal)
+    assert failed.blocks_sent == acknowledged and resumed.blocks_sent == len(held) - acknowledged + again
