@@ -1,6 +1,6 @@
 """A physical host's block device, read on the host itself over OpenSSH.
 
-The host reads the device, hashes each block with SHA-256 and compares it with the hash
+The host reads the device (O_DIRECT, past its page cache), hashes each block with SHA-256 and compares it with the hash
 of what the target already holds (sent to it on stdin): only blocks whose hash differs
 travel back, so the wire carries the data that changed, not the disk. The program runs
 with the host's own `python3` (present wherever Ansible runs), from the text below:
@@ -24,7 +24,7 @@ LSBLK_COLUMNS = "NAME,PATH,SIZE,TYPE,RO,FSTYPE,FSUSED,MOUNTPOINTS,MODEL"
 # block its index (8 bytes) and SHA-256 (32). stdout: records, each a kind byte and an index:
 # D (data follows), Z (now zero where the target has data), S (bytes scanned so far), E (end).
 REMOTE = r"""
-import hashlib, os, struct, sys
+import errno, hashlib, mmap, os, struct, sys
 device, block, size = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
 inp, out = sys.stdin.buffer, sys.stdout.buffer
 count = struct.unpack(">Q", inp.read(8))[0]
@@ -32,9 +32,16 @@ raw = inp.read(40 * count)
 known = {struct.unpack_from(">Q", raw, 40 * i)[0]: raw[40 * i + 8:40 * i + 40] for i in range(count)}
 zero = bytes(block)
 zero_sha = hashlib.sha256(zero).digest()
-fd = os.open(device, os.O_RDONLY)
+# O_DIRECT: a mounted file system writes file data past the device's page cache, so a
+# buffered read of the device can return blocks as they were before (an mmap is page-aligned).
+try:
+    fd = os.open(device, os.O_RDONLY | os.O_DIRECT)
+except OSError as exc:
+    if exc.errno != errno.EINVAL:
+        raise
+    fd = os.open(device, os.O_RDONLY)
 chunk = 8 * block
-buffer = bytearray(chunk)
+buffer = mmap.mmap(-1, chunk)
 view = memoryview(buffer)
 offset = 0
 while offset < size:

@@ -110,7 +110,7 @@ class HostDiskSource(DiskSource):
         """Bytes of the device (verification against the source re-reads with this)."""
         try:
             return self.ssh.run(["dd", f"if={self.path}", f"skip={offset}", f"count={length}", "bs=4M",
-                                 "iflag=skip_bytes,count_bytes", "status=none"], timeout=600)
+                                 "iflag=direct,skip_bytes,count_bytes", "status=none"], timeout=600)
         except SSHFailure as exc:
             raise _failure(self.host, exc, f"read {self.path}") from exc
 

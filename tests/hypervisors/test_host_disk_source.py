@@ -37,7 +37,8 @@ def ceres(lab, db):
 
 def device_blocks(lab):
     """{index: sha256} of every non-zero block of ceres's disk, read by the host's own dd."""
-    raw = bytes_from(lab, APP, f"sync; dd if=/dev/{lab.host(APP).disk_device} bs=4M status=none")
+    # iflag=direct: what the disk holds, not what the device's page cache remembers of it
+    raw = bytes_from(lab, APP, f"sync; dd if=/dev/{lab.host(APP).disk_device} bs=4M iflag=direct status=none")
     assert len(raw) == LAB_DISK_SIZE
     zero = bytes(BLOCK)
     return {i // BLOCK: hashlib.sha256(raw[i:i + BLOCK]).digest() for i in range(0, len(raw), BLOCK)

@@ -87,7 +87,7 @@ def test_a_running_physical_host_is_rehosted_from_its_device_over_ssh(lab, ceres
     assert run.state == Run.State.WAITING, run.message
     replication = DiskReplication.objects.get()
     assert (replication.source_kind, replication.source_host, replication.source_disk) == ("host", ceres, device)
-    assert cloud_disk(embedded_account, replication) == bytes_from(lab, APP, f"sync; dd if=/dev/{device} bs=4M status=none")
+    assert cloud_disk(embedded_account, replication) == bytes_from(lab, APP, f"sync; dd if=/dev/{device} bs=4M iflag=direct status=none")
 
     on_host(lab, APP, "head -c 1M /dev/urandom > /srv/between.bin && sync")  # the host goes on writing
     run = work(runs.add_action(run, "sync", operator))
@@ -100,7 +100,7 @@ def test_a_running_physical_host_is_rehosted_from_its_device_over_ssh(lab, ceres
     assert second.bytes_received < second.bytes_sent + 40 * 1024  # only changed blocks came back
     replication.refresh_from_db()
     assert len(replication.snapshot_chain) == 2  # a pass that found nothing made no snapshot
-    assert cloud_disk(embedded_account, replication) == bytes_from(lab, APP, f"sync; dd if=/dev/{device} bs=4M status=none")
+    assert cloud_disk(embedded_account, replication) == bytes_from(lab, APP, f"sync; dd if=/dev/{device} bs=4M iflag=direct status=none")
 
     detail = operator_client_json(operator, run)
     shown = detail["replication_passes"][0]["passes"]
@@ -188,7 +188,7 @@ def test_a_source_powered_off_mid_pass_fails_the_step_and_resumes_where_it_stopp
     snapshot_id = replication.snapshot_chain[0]  # the pass that failed, completed by the resumed one
     held = ebs.list_snapshot_blocks(embedded_account, snapshot_id)
     assert len(held) == ReplicatedBlock.objects.filter(snapshot__snapshot_id=snapshot_id).count()
-    assert cloud_disk(embedded_account, replication) == bytes_from(lab, APP, f"sync; dd if=/dev/{device} bs=4M status=none")
+    assert cloud_disk(embedded_account, replication) == bytes_from(lab, APP, f"sync; dd if=/dev/{device} bs=4M iflag=direct status=none")
     failed, resumed = ReplicationPass.objects.filter(replication=replication, snapshot__snapshot_id=snapshot_id)
     assert (failed.outcome, resumed.outcome) == ("failed", "sent")
     into_it = [put for put in puts if put[0] == snapshot_id]
