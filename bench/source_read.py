@@ -138,8 +138,19 @@ def main():
     changed = sorted(random.Random(7).sample(blocks, max(1, int(len(blocks) * args.changed))))
     lab = Lab(var_dir / "lab-source-read", net_index=249, names=("readhv",), physical=("readphys",),
               disk_size=disk_bytes)
-    cloud, endpoint = start_cloud(var_dir / "source_read_cloud.log")
     hosts = lab.up(log=lambda line: None)
+    clouds = []
+
+    def fresh_account(name):
+        """A fresh embedded cloud per case: moto keeps every block in memory and slows as it fills."""
+        if clouds:
+            stop(clouds.pop())
+        process, endpoint = start_cloud(var_dir / f"source_read_cloud_{name}.log")
+        clouds.append(process)
+        return CloudAccount.objects.create(name=f"Bench cloud {name}", region="us-east-1",
+                                           access_key_id="AKIABENCHBENCH000000", secret_access_key="bench",
+                                           endpoint_url=endpoint, is_embedded=True)
+
     shell = LabShell(lab, hosts)
     try:
         site = Site.objects.create(name="Bench", slug="bench")
@@ -150,9 +161,6 @@ def main():
             inventory[name] = Host.objects.create(hostname=name, site=site, status="active",
                                                   mgmt_address=lab_host.address, cpu_cores=2, memory_mib=8192)
             trust.trust_public_key(inventory[name], lab_host.ssh_host_key, user=SYSTEM)
-        account = CloudAccount.objects.create(name="Bench cloud", region="us-east-1",
-                                              access_key_id="AKIABENCHBENCH000000", secret_access_key="bench",
-                                              endpoint_url=endpoint, is_embedded=True)
         print(f"Source: {disk_bytes / 1024**3:.0f} GiB holding {len(blocks)} blocks of 512 KiB of random data "
               f"({len(blocks) * BLOCK / MB:.0f} MB); {len(changed)} of them change ({args.changed:.0%})")
 
@@ -168,7 +176,8 @@ def main():
         sync.sync_all()
         vm = VirtualMachine.objects.get(name="readvm")
         print("(a) running VM, qcow2 on its hypervisor's local storage, through libvirt:")
-        vm_replication = replication_module.start_replication(account, DiskRef.for_vm(vm, "vda"), name="vm")
+        vm_replication = replication_module.start_replication(fresh_account("vm"), DiskRef.for_vm(vm, "vda"),
+                                                              name="vm")
         vm_full = measure_pass(replication_module, vm_replication, shell, "readhv", "full pass")
         hmp = libvirt_qemu.VIR_DOMAIN_QEMU_MONITOR_COMMAND_HMP
         for n, index in enumerate(changed):
@@ -188,7 +197,7 @@ def main():
         print(f"(b) physical host, {device} ({disk_bytes / 1024**3:.0f} GiB, ext4 at /srv) over SSH:")
         shell("readphys", f"head -c {len(blocks) * BLOCK} /dev/urandom > /srv/data.bin && sync")
         host_replication = replication_module.start_replication(
-            account, DiskRef.for_host(inventory["readphys"], hosts["readphys"].disk_device), name="host")
+            fresh_account("host"), DiskRef.for_host(inventory["readphys"], hosts["readphys"].disk_device), name="host")
         host_full = measure_pass(replication_module, host_replication, shell, "readphys", "full pass")
         offsets = " ".join(str(i * BLOCK) for i in range(len(changed)))
         shell("readphys", f"for o in {offsets}; do dd if=/dev/urandom of=/srv/data.bin bs={BLOCK} count=1 "
@@ -202,7 +211,8 @@ def main():
     finally:
         driver.forget_all()
         lab.down(log=lambda line: None)
-        stop(cloud)
+        for process in clouds:
+            stop(process)
 
 
 if __name__ == "__main__":

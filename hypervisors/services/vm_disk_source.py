@@ -66,6 +66,7 @@ from ..drivers.nbd_reader import (
     BASE_ALLOCATION,
     DIRTY,
     HOLE,
+    MAX_READ,
     ZERO,
     NBDFailure,
     NBDGone,
@@ -192,6 +193,25 @@ class _ZeroRuns:
         return index >= 0 and self.runs[index][1] >= end
 
 
+def _coalesced(ranges, limit=MAX_READ):
+    """Adjacent (offset, length) ranges joined into requests of up to `limit` bytes: one NBD
+    request per 512 KiB block would spend the tunnel's time on round trips."""
+    merged = []
+    for offset, length in ranges:
+        if merged and merged[-1][0] + merged[-1][1] == offset and merged[-1][1] + length <= limit:
+            merged[-1][1] += length
+        else:
+            merged.append([offset, length])
+    return [tuple(item) for item in merged]
+
+
+def _split(reads, block_size):
+    """The (offset, data) of coalesced reads, cut back into blocks."""
+    for offset, data in reads:
+        for start in range(0, len(data), block_size):
+            yield offset + start, data[start:start + block_size]
+
+
 # ----- sources --------------------------------------------------------------------------
 class NBDSource(DiskSource):
     """A disk exported over NBD on its hypervisor and tunnelled here through SSH."""
@@ -285,7 +305,7 @@ class NBDSource(DiskSource):
             if not zeros.covers(start, end):
                 to_read.append((start, end - start))
         starts = {start for start, _ in to_read}
-        reads = self.reader.pread_many(to_read)  # a generator: its errors come with each block
+        reads = _split(self.reader.pread_many(_coalesced(to_read)), block_size)  # errors come with each block
         for index in indexes:
             start = index * block_size
             if start in starts:
