@@ -71,7 +71,7 @@ TAGS = (
     ("backup", "backup", "#0d6efd"),
 )
 
-# Front-end network per role (10.10.<subnet>.x); the storage network is 10.20.<subnet>.x.
+# Front-end network per role (198.19.<subnet>.x); storage on <subnet + 1>, BMCs on <subnet + 2>.
 SUBNETS = {"web": 10, "app": 20, "db": 30, "mail": 40, "directory": 50, "hypervisor": 60, None: 90}
 VENDOR_OUI = {"Dell": "d0:94:66", "HPE": "94:40:c9", "Supermicro": "ac:1f:6b"}
 BMC_USER = {"Dell": "root", "HPE": "Administrator", "Supermicro": "ADMIN"}
@@ -214,10 +214,12 @@ def _addresses(spec, index):
     subnet = SUBNETS[spec.role]
     host_part = 10 + index
     oui = VENDOR_OUI[spec.vendor]
+    # 198.19.0.0/16, in the range reserved for network benchmarks that the lab routes
+    # nowhere (hypervisors.lab): the health checks of made-up hosts never leave the machine.
     return {
-        "front": f"10.10.{subnet}.{host_part}",
-        "storage": f"10.20.{subnet}.{host_part}",
-        "bmc": f"10.99.{subnet}.{host_part}",
+        "front": f"198.19.{subnet}.{host_part}",
+        "storage": f"198.19.{subnet + 1}.{host_part}",
+        "bmc": f"198.19.{subnet + 2}.{host_part}",
         "macs": [f"{oui}:{index:02x}:{subnet:02x}:{nic:02x}" for nic in (1, 2)],
     }
 

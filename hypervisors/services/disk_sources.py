@@ -129,6 +129,19 @@ class DiskSource:
             self.finished(ok=False)
         self.close()
 
+    def opened(self):
+        """The source after its open() (a subclass that connects in two steps defines one);
+        closed again, whatever it already holds, when opening fails."""
+        try:
+            self.open()
+        except BaseException:
+            self.close()
+            raise
+        return self
+
+    def open(self):
+        pass
+
     def extents(self):
         """[(offset, length)] of the regions that may hold data (holes are never read)."""
         raise NotImplementedError

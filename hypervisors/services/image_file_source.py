@@ -74,13 +74,7 @@ def open_source(ref, since=""):
 
 
 def _nbd_image_source(ref, choice):
-    source = LocalImageSource(ref, choice)
-    try:
-        source.open()
-    except BaseException:
-        source.close()
-        raise
-    return source
+    return LocalImageSource(ref, choice).opened()
 
 
 class LocalImageSource(NBDSource):

@@ -133,26 +133,14 @@ def open_source(ref, since=""):
     if disk["type"] not in ("file", "block") or not disk["path"]:
         raise DiskSourceError(f"{ref} is a {disk['type']} disk; only file and block disks can be read.")
     kind = LiveBackupSource if _call(hypervisor, backup.is_active, dom) else RestingDiskSource
-    source = kind(ref, hypervisor, dom, disk, since)
-    try:
-        source.open()
-    except BaseException:
-        source.close()
-        raise
-    return source
+    return kind(ref, hypervisor, dom, disk, since).opened()
 
 
 def open_file(ref, hypervisor, path):
     """A file on the hypervisor exported byte for byte (as raw, whatever format it holds) by
     qemu-nbd, for copying it as it is: a cold migration moves the image file itself."""
-    source = RestingDiskSource(ref, hypervisor, None, {"format": "raw", "path": path, "type": "file",
-                                                       "target": ref.disk}, "")
-    try:
-        source.open()
-    except BaseException:
-        source.close()
-        raise
-    return source
+    return RestingDiskSource(ref, hypervisor, None, {"format": "raw", "path": path, "type": "file",
+                                                     "target": ref.disk}, "").opened()
 
 
 def _domain(vm):

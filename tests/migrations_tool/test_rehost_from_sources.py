@@ -22,11 +22,11 @@ from hypervisors.services import sync
 from hypervisors.services.actions import domain_xml
 from hypervisors.services.disk_sources import Method
 from inventory.models import Host, Site
-from migrations_tool import tasks
 from migrations_tool.models import Run, StepState
 from migrations_tool.services import plans, runs
 from migrations_tool.services.assessment import assess
 from tests.fixtures.lab import LAB_DISK_SIZE, UNDEFINE_METADATA, bytes_from, guest_write, on_host
+from tests.migrations_tool.conftest import work
 
 pytestmark = pytest.mark.lab
 
@@ -34,13 +34,6 @@ BLOCK = 512 * 1024
 APP = "ceres"
 LOCAL = "/var/lib/libvirt/images"
 VM_DISK = 64 * 1024 * 1024
-
-
-def work(run):
-    run.refresh_from_db()
-    tasks.run_job(run.job_id)
-    run.refresh_from_db()
-    return run
 
 
 def cloud_disk(account, replication):
