@@ -142,3 +142,25 @@ def test_the_run_list_takes_a_fixed_number_of_queries(operator_api, estate, embe
         assert operator_api.get("/api/migrations/runs/").json()["count"] == 3
     with django_assert_max_num_queries(8):
         assert operator_api.get(PLANS).json()["count"] == 3
+
+
+def test_a_workload_disk_is_one_of_its_real_disks_never_a_free_path(operator_api, viewer_api, plan_ids, tmp_path,
+                                                                     settings):
+    plan_id = make_plan(operator_api, plan_ids).json()["id"]
+    batman = operator_api.get("/api/migrations/workloads/", {"plan": plan_id, "q": "batman"}).json()["results"][0]
+    url = f"/api/migrations/workloads/{batman['id']}/"
+    key_file = settings.VAR_DIR / "field-encryption.key"
+    for made_up in (str(key_file), "/etc/shadow", "../../etc/passwd", "sda", "/dev/sda"):
+        answer = operator_api.patch(url, {"disk": made_up}, format="json")
+        assert answer.status_code == 400 and "disk" in answer.json(), (made_up, answer.content)
+    assert operator_api.get(url).json()["disk"] == ""  # nothing was kept
+
+    exported = tmp_path / "batman.raw"  # an exported image under the root an admin declared (tmp_path)
+    with open(exported, "wb") as image:
+        image.truncate(4 * 1024 * 1024)
+        image.write(b"\x01" * 4096)
+    listed = viewer_api.get(f"{url}disks/").json()
+    assert listed["problem"] and "batman" in listed["problem"]  # its own disks: it cannot be reached here
+    assert [(d["name"], d["size"]) for d in listed["disks"]] == [(str(exported), 4 * 1024 * 1024)]
+    answer = operator_api.patch(url, {"disk": str(exported)}, format="json")
+    assert answer.status_code == 200 and answer.json()["disk"] == str(exported)
