@@ -1,19 +1,22 @@
-"""Rehost to EC2 reading disks where they live, on the real lab and the embedded cloud: a
-physical host's device over SSH while it serves, a running VM's qcow2 on its hypervisor's
-own storage through libvirt. What the cloud holds is read back with GetSnapshotBlock and
-compared with what the hosts' own tools read, never with our block map."""
+"""Moving the lab's real machines to the embedded cloud: rehost to EC2 reading disks where
+they live (a physical host's device over SSH while it serves, a running VM's qcow2 on its
+hypervisor's own storage through libvirt), and the lab database server's data to RDS.
+What the cloud holds is read back with GetSnapshotBlock and compared with what the hosts'
+own tools read, never with our block map."""
 
 import hashlib
 import os
 import uuid
 
 import libvirt
+import psycopg
 import pytest
 
 from access.models import SSHCredential
 from access.services import trust
 from cloud.drivers import ebs
 from cloud.models import DiskReplication, ReplicatedBlock, ReplicationPass
+from cloud.services import rds_replatform
 from cloud.services import replication as replication_service
 from cloud.services.workloads import load_workloads
 from core.actions import SYSTEM
@@ -189,3 +192,29 @@ def test_a_source_powered_off_mid_pass_fails_the_step_and_resumes_where_it_stopp
     again = len(into_it) - len({(snapshot, index) for snapshot, index, _ in into_it})
     assert again < 8  # …only blocks the reboot itself changed (the file system's superblock, journal)
     assert failed.blocks_sent == acknowledged and resumed.blocks_sent == len(held) - acknowledged + again
+
+
+def test_the_lab_database_server_is_replatformed_to_rds_with_its_data(lab, embedded_account, operator, settings):
+    """vesta, the test lab's database server (its PostgreSQL on its own disk, in its own
+    namespace), moves to the embedded cloud's RDS: the orders arrive, counted on both sides."""
+    settings.OPSCONSOLE_CLOUD_RDS_LOCAL_PREFIX = f"rds_t{uuid.uuid4().hex[:8]}_"
+    address = lab.host("vesta").address
+    vesta = Host.objects.create(hostname="vesta", site=Site.objects.create(name="Rack", slug="rack"),
+                                status="active", mgmt_address=address, cpu_cores=2, memory_mib=2048)
+    plan = plans.create_plan("RDS", assess(load_workloads(host_ids=[vesta.pk]), account=embedded_account),
+                             account=embedded_account)
+    plan.workloads.update(strategy="replatform-rds", engine="postgres", rds_class="db.t3.micro",
+                          source_dsn=f"postgresql://postgres@{address}:5432/shop")
+    source = f"host={address} dbname=shop user=postgres connect_timeout=5"
+    try:
+        run = work(runs.start_run(plan, operator))
+        assert run.state == Run.State.WAITING, run.message
+        identifier = run.steps.get(kind="create_database").checkpoint["identifier"]
+        with psycopg.connect(source) as there, psycopg.connect(
+                rds_replatform.endpoint_dsn(embedded_account, identifier)) as here:
+            counted = [c.execute("SELECT count(*), max(id) FROM orders").fetchone() for c in (there, here)]
+        assert counted[0] == counted[1] and counted[0][0] >= 5000
+        assert run.steps.get(kind="verify_data").checkpoint["outcome"]["report"]["ok"] is True
+    finally:
+        for database in embedded_account.rds_databases.all():
+            rds_replatform.delete_instance(embedded_account, database.identifier)
