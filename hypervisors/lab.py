@@ -375,6 +375,9 @@ mount -t tmpfs {host.token} /root
         subprocess.run(["tc", "qdisc", "del", "dev", host.veth, "root"], capture_output=True)
         for pid in namespace_pids(host):
             _signal(pid, signal.SIGCONT)
+        # While the link was down the machine's neighbour entry for the host went FAILED: a
+        # connection right after would get "No route to host" until it expires. Forget it.
+        subprocess.run(["ip", "neigh", "flush", "to", host.address], capture_output=True)
 
     # ----- down ------------------------------------------------------------
     def down(self, log=print):
