@@ -34,8 +34,8 @@ or piece by piece: sizing.Sizer(prices, policy=None, catalogue=None).recommend(w
 and cost.monthly_estimate(recommendation, prices, cost.CostModels.load()).
 
 Rehost by block replication through the EBS direct APIs (replication; details in its docstring):
-    start_replication(account, disk_path, *, source_format=None, name="") -> DiskReplication
-    disk_problem(disk_path) -> sentence or None   # can replication read it?
+    start_replication(account, ref, *, name="") -> DiskReplication   # ref: hypervisors' DiskRef (vm, host, image)
+    disk_problem(ref) -> sentence or None   # is it one of the workload's real disks, can it be read?
     replicate(replication, recorder=None, *, workers=None, take_over=False) -> snapshot id (full, then incremental)
     verify(replication, recorder=None, *, against_source=False) -> VerificationReport (.ok)
     register_image(replication) -> ami id
