@@ -474,7 +474,7 @@ class RestingDiskSource(NBDSource):
             self.process = self.ssh.popen(["sh", "-c", SERVE, "opsconsole-nbd", fmt, path, bitmap])
         except (SSHFailure, OSError, subprocess.SubprocessError) as exc:
             raise DiskSourceError(f"cannot start qemu-nbd on {self.hypervisor}: {exc}") from exc
-        remote_socket = self._ready_line()
+        remote_socket = self.remote_socket = self._ready_line()
         self.dirty_context = dirty_bitmap_context(bitmap) if bitmap else ""
         self._open_reader(remote_socket, "", [self.dirty_context] if bitmap else [])
 

@@ -161,7 +161,7 @@ def test_a_running_vm_is_rehosted_from_its_hypervisor_with_changed_block_trackin
     run = work(runs.start_run(ec2_plan({"vm_ids": [vm.pk]}, embedded_account, "vda"), operator))
     assert run.state == Run.State.WAITING, run.message
     replication = DiskReplication.objects.get()
-    guest_view = f"qemu-img convert -U -f qcow2 -O raw {path} /tmp/juno.raw && cat /tmp/juno.raw && rm /tmp/juno.raw"
+    guest_view = f"t=$(mktemp) && qemu-img convert -U -f qcow2 -O raw {path} $t && cat $t && rm $t"
     assert cloud_disk(embedded_account, replication) == bytes_from(lab, "rhine", guest_view)
 
     guest_write(vm.hypervisor, vm.uuid, 10 * BLOCK, BLOCK, 0x7c)  # the guest writes one block between passes
