@@ -291,10 +291,12 @@ class _Uploads:
         self.pool = ThreadPoolExecutor(max_workers=self.workers, thread_name_prefix="ebs-upload")
         self.in_flight, self.acked = set(), []
         self.already = snapshot.blocks.count()
+        self.queued = 0  # blocks of this pass handed to the pool so far
         self.progress = progress
         self.started = self.last_flush = time.monotonic()
 
     def submit(self, index, data):
+        self.queued += 1
         self.in_flight.add(self.pool.submit(_upload, self.replication.account, self.client,
                                             self.snapshot.snapshot_id, index, data, self.retries, self.backoff))
         if len(self.in_flight) >= 2 * self.workers:
@@ -331,6 +333,7 @@ class _Uploads:
         stats.seconds = time.monotonic() - self.started
         DiskReplication.objects.filter(pk=self.replication.pk).update(
             bytes_sent=(self.already + stats.blocks_sent) * block_size, blocks_sent=self.already + stats.blocks_sent,
+            bytes_total=(self.already + self.queued) * block_size, blocks_total=self.already + self.queued,
             throughput_mbps=round(stats.mbps, 2), updated_at=timezone.now())
         self.last_flush = time.monotonic()
         self.progress()
@@ -352,7 +355,7 @@ def _stream(source, replication, current, pending, stats, recorder, workers):
     zero). The snapshot is started with the first block to send; returns it, or the
     pending one when a resumed pass finds nothing more, or None when nothing changed."""
     block_size = replication.block_size
-    uploads, to_send_bytes = None, 0
+    uploads = None
     known = {index: digest for index, (_, digest) in current.items()}
     scan_total = max(source.size, 1)
 
@@ -385,10 +388,6 @@ def _stream(source, replication, current, pending, stats, recorder, workers):
                 _log(recorder, f"{'Resuming' if uploads.already else 'Starting'} snapshot "
                                f"{uploads.snapshot.snapshot_id}"
                                + (f": {uploads.already} already acknowledged" if uploads.already else ""))
-            to_send_bytes += block_size
-            DiskReplication.objects.filter(pk=replication.pk).update(
-                bytes_total=(uploads.already * block_size) + to_send_bytes,
-                blocks_total=uploads.already + to_send_bytes // block_size)
             uploads.submit(index, data)
         if uploads is not None:
             uploads.drain()
